@@ -1,0 +1,141 @@
+"""The run directory: the contract between engine, TUI, CLI and any viewer.
+
+Layout of ``runs/<YYYYmmdd-HHMMSS>-<name>/``::
+
+    config.yaml      the resolved config the run trained with
+    status.json      {"status": running|finished|failed|stopped, "pid", "updated", "error", "hint", "step"}
+    metrics.jsonl    one event per line: {"event": "step", "step": 12, "loss": 1.83, ...}
+    checkpoints/     transformers Trainer checkpoints (checkpoint-N/)
+    adapter/         the final LoRA adapter in PEFT format
+
+State files are written atomically (temp file + rename), so a crash never
+leaves a half-written one behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import RunError
+
+CONFIG_FILE = "config.yaml"
+STATUS_FILE = "status.json"
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINTS_DIR = "checkpoints"
+ADAPTER_DIR = "adapter"
+
+STATUSES = ("running", "finished", "failed", "stopped")
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write ``text`` to ``path`` via a temp file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return path
+
+
+def slug(text: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-._")
+    return text[:60] or "run"
+
+
+def new_run_dir(runs_dir: str | os.PathLike, name: str) -> Path:
+    """A fresh, unique ``runs_dir/<timestamp>-<name>`` folder (created)."""
+    base = Path(runs_dir)
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    candidate = base / f"{stamp}-{slug(name)}"
+    n = 2
+    while candidate.exists():
+        candidate = base / f"{stamp}-{slug(name)}-{n}"
+        n += 1
+    candidate.mkdir(parents=True)
+    return candidate
+
+
+def write_status(run_dir: Path, status: str, **extra: Any) -> None:
+    assert status in STATUSES, status
+    data = {"status": status, "pid": os.getpid(), "updated": time.time(), **extra}
+    atomic_write_text(Path(run_dir) / STATUS_FILE, json.dumps(data, indent=1) + "\n")
+
+
+def read_status(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((Path(run_dir) / STATUS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {"status": "unknown"}
+
+
+def checkpoint_is_complete(path: Path) -> bool:
+    """A Trainer checkpoint counts once its trainer_state.json is there (written last)."""
+    return (path / "trainer_state.json").is_file() and any(
+        (path / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin")
+    )
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / CHECKPOINTS_DIR
+    if not root.is_dir():
+        return []
+    found = []
+    for p in root.iterdir():
+        m = re.fullmatch(r"checkpoint-(\d+)", p.name)
+        if m and p.is_dir() and checkpoint_is_complete(p):
+            found.append((int(m.group(1)), p))
+    return [p for _, p in sorted(found)]
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+@dataclass
+class RunInfo:
+    path: Path
+    status: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
+    """Runs under ``runs_dir``, newest first."""
+    base = Path(runs_dir)
+    if not base.is_dir():
+        return []
+    runs = [RunInfo(p, read_status(p)) for p in base.iterdir() if p.is_dir() and (p / CONFIG_FILE).exists()]
+    return sorted(runs, key=lambda r: r.path.name, reverse=True)
+
+
+def resolve_run(ref: str | os.PathLike, runs_dir: str | os.PathLike = "runs") -> Path:
+    """A run given as a path or as a name inside ``runs_dir``."""
+    p = Path(ref)
+    for candidate in (p, Path(runs_dir) / p):
+        if candidate.is_dir() and (candidate / CONFIG_FILE).exists():
+            return candidate
+    names = [r.name for r in list_runs(runs_dir)][:5]
+    hint = f"; recent runs: {', '.join(names)}" if names else f"; no runs in {runs_dir}/ yet"
+    raise RunError(f"{ref}: no such run (a folder with config.yaml){hint}")
