@@ -117,6 +117,7 @@ class RunFailed(Event):
     hint: str = ""
     step: int = 0
     checkpoint: str | None = None
+    user_error: bool = False  # bad config/data/model name (CLI exit code 2) rather than a crash
 
 
 @dataclass

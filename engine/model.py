@@ -1,0 +1,203 @@
+"""Model loading: hub id, local folder or .gguf file; 4-bit / 8-bit / unquantized; LoRA.
+
+Small functions, each usable alone::
+
+    device, dtype = pick_device(cfg.model)
+    tokenizer = load_tokenizer(cfg.model)
+    model = load_base_model(cfg.model)
+    model = add_lora(model, cfg.model, cfg.lora)
+
+The demo model name ``smollm2-135m-instruct`` resolves to a safetensors folder
+in the user cache, written once by ``tunedeck models pull`` (see :mod:`engine.demo`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import LoraConfig, ModelConfig
+from .errors import ModelError
+
+
+def cache_dir() -> Path:
+    """Where TuneDeck keeps models it converts: $TUNEDECK_HOME, else $XDG_CACHE_HOME/tunedeck, else ~/.cache/tunedeck."""
+    if os.environ.get("TUNEDECK_HOME"):
+        return Path(os.environ["TUNEDECK_HOME"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tunedeck"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model's files are: ``source`` is a folder or a hub id."""
+
+    source: str
+    kind: str  # "demo" | "folder" | "gguf" | "hub"
+    gguf_file: str | None = None
+
+
+def resolve_model(name: str) -> ResolvedModel:
+    """Turn ``model.name`` into something from_pretrained takes; errors say what to do."""
+    from .demo import DEMO_MODELS, demo_model_dir
+
+    if name in DEMO_MODELS:
+        path = demo_model_dir(name)
+        if not (path / "config.json").exists():
+            raise ModelError(f"model.name: demo model {name} is not downloaded yet; run: tunedeck models pull {name}")
+        return ResolvedModel(str(path), "demo")
+    p = Path(name).expanduser()
+    if p.suffix.lower() == ".gguf":
+        if not p.is_file():
+            raise ModelError(f"model.name: GGUF file {name} not found; check the path")
+        return ResolvedModel(str(p), "gguf", p.name)
+    if p.is_dir():
+        if not (p / "config.json").exists():
+            raise ModelError(f"model.name: folder {name} has no config.json; point to a transformers model folder, a .gguf file or a hub id")
+        return ResolvedModel(str(p), "folder")
+    if name.startswith((".", "/", "~")) or p.exists():
+        raise ModelError(f"model.name: {name} not found; use a model folder, a .gguf file, a hub id, or smollm2-135m-instruct")
+    return ResolvedModel(name, "hub")
+
+
+def local_model_dir(model_cfg: ModelConfig, on_message=None) -> str:
+    """A folder or hub id with safetensors weights; a .gguf is converted once into the cache."""
+    resolved = resolve_model(model_cfg.name)
+    if resolved.kind != "gguf":
+        return resolved.source
+    from .demo import convert_gguf, gguf_cache_dir
+
+    out = gguf_cache_dir(Path(resolved.source))
+    if not (out / "config.json").exists():
+        if on_message:
+            on_message(f"Converting {resolved.gguf_file} to safetensors (once) in {out}")
+        convert_gguf(Path(resolved.source), out)
+    return str(out)
+
+
+def pick_device(model_cfg: ModelConfig) -> tuple[str, str]:
+    """(device, compute dtype name): bf16 only where the GPU has it natively; float32 on CPU."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    if model_cfg.device == "cuda" and not cuda:
+        raise ModelError("model.device: cuda requested but no CUDA GPU is visible; set model.device: auto or cpu")
+    device = "cuda" if (cuda and model_cfg.device != "cpu") else "cpu"
+    dtype = model_cfg.compute_dtype
+    if dtype == "auto":
+        if device == "cuda":
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "float32"
+    return device, dtype
+
+
+def _hub_error(name: str, err: Exception) -> ModelError:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return ModelError(
+        f"model.name: cannot load {name!r} ({text[:160]}); for a hub id you need internet access, "
+        "or use a local folder / .gguf file, or the demo: tunedeck models pull smollm2-135m-instruct"
+    )
+
+
+def load_tokenizer(model_cfg: ModelConfig, on_message=None):
+    from transformers import AutoTokenizer
+
+    source = local_model_dir(model_cfg, on_message)
+    try:
+        tok = AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
+    except ModelError:
+        raise
+    except Exception as e:  # missing files, offline hub, bad repo id
+        raise _hub_error(model_cfg.name, e) from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if tok.eos_token is None:
+        raise ModelError(f"model.name: the tokenizer of {model_cfg.name} has no EOS token; set one in its tokenizer_config.json")
+    return tok
+
+
+def quantization_config(model_cfg: ModelConfig, compute_dtype: str):
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if model_cfg.quantization == "4bit":
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
+            bnb_4bit_quant_storage=torch.uint8,
+        )
+    if model_cfg.quantization == "8bit":
+        return BitsAndBytesConfig(load_in_8bit=True)
+    return None
+
+
+def load_base_model(model_cfg: ModelConfig, on_message=None):
+    """The frozen base model, quantized as configured, on the chosen device."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    device, dtype = pick_device(model_cfg)
+    source = local_model_dir(model_cfg, on_message)
+    kwargs: dict[str, Any] = dict(
+        trust_remote_code=model_cfg.trust_remote_code,
+        use_safetensors=None if model_cfg.allow_pickle else True,
+        dtype=getattr(torch, dtype),
+        device_map={"": 0 if device == "cuda" else "cpu"},
+    )
+    qc = quantization_config(model_cfg, dtype)
+    if qc is not None:
+        kwargs["quantization_config"] = qc
+    try:
+        model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    except OSError as e:
+        if "safetensors" in str(e).lower() and not model_cfg.allow_pickle:
+            raise ModelError(
+                f"model.name: {model_cfg.name} has no safetensors weights; convert it, or set model.allow_pickle: true if you trust the files"
+            ) from None
+        raise _hub_error(model_cfg.name, e) from None
+    except ValueError as e:
+        raise ModelError(f"model.name: cannot load {model_cfg.name}: {str(e).splitlines()[0][:200]}") from None
+    model.config.use_cache = False
+    return model
+
+
+def add_lora(model, model_cfg: ModelConfig, lora_cfg: LoraConfig):
+    """Wrap the base in a trainable LoRA adapter (peft); quantized bases get prepare_model_for_kbit_training."""
+    from peft import LoraConfig as PeftLoraConfig
+    from peft import get_peft_model, prepare_model_for_kbit_training
+
+    if model_cfg.quantization in ("4bit", "8bit"):
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=model_cfg.gradient_checkpointing)
+    elif model_cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    peft_cfg = PeftLoraConfig(
+        r=lora_cfg.r,
+        lora_alpha=lora_cfg.alpha,
+        lora_dropout=lora_cfg.dropout,
+        target_modules=lora_cfg.target_modules,
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
+    try:
+        return get_peft_model(model, peft_cfg)
+    except ValueError as e:
+        raise ModelError(f"lora.target_modules: {str(e).splitlines()[0][:200]}") from None
+
+
+def count_parameters(model) -> tuple[int, int]:
+    """(trainable, total); 4-bit weights count as their logical size."""
+    trainable = total = 0
+    for p in model.parameters():
+        n = p.numel()
+        if p.__class__.__name__ == "Params4bit":
+            n *= 2
+        total += n
+        if p.requires_grad:
+            trainable += n
+    return trainable, total

@@ -1,0 +1,486 @@
+"""A training run: prepare data, load the model, fit with transformers' Trainer, report events.
+
+The one entry point is :func:`train`; it never raises. Whatever happens is
+reported as typed events (:mod:`engine.events`) to ``on_event`` and to
+``metrics.jsonl``, and the run directory's ``status.json`` says how it ended::
+
+    result = train(cfg, on_event=print, stop=threading.Event())
+    result.status      # "finished" | "stopped" | "failed"
+    result.run_dir     # runs/20261124-093000-smollm2-tunedeck_qa/
+
+The pieces are small functions of their own (``prepare_data``, ``build_trainer``)
+so tests, benchmarks and the TUI can call them one by one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import rundir
+from .config import Config, load_config, save_config
+from .errors import RunError, TuneDeckError
+from .events import (
+    CheckpointSaved,
+    EvalLogged,
+    Event,
+    MessageLogged,
+    MetricsWriter,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StepLogged,
+    fan_out,
+)
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    status: str  # finished | stopped | failed
+    last_event: Event | None = None
+
+
+@dataclass
+class PrepStats:
+    """What tokenisation did to the data (reported in the run's start event)."""
+
+    rows: int = 0
+    kept: int = 0
+    truncated: int = 0
+    dropped_no_trained: int = 0
+    tokens: int = 0
+    trained_tokens: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.kept} samples ({self.tokens} tokens, {self.trained_tokens} trained); "
+            f"{self.truncated} truncated, {self.dropped_no_trained} dropped with no trained token"
+        )
+
+
+@dataclass
+class PreparedData:
+    train: Any  # datasets.Dataset with input_ids, labels
+    val: Any | None
+    info: Any  # engine.data.DatasetInfo
+    stats: PrepStats
+    val_stats: PrepStats | None = None
+
+
+def run_name(cfg: Config) -> str:
+    if cfg.output.name:
+        return cfg.output.name
+    model = Path(cfg.model.name).stem if cfg.model.name else "model"
+    data = Path(cfg.data.path).stem if cfg.data.path else "data"
+    return f"{model}-{data}"
+
+
+def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[str, list], PrepStats]:
+    """Tokenise every row with the same function the preview uses; drop rows with nothing to train."""
+    from .errors import DataError
+    from .tokenize import encode_row
+
+    stats = PrepStats()
+    columns: dict[str, list] = {"input_ids": [], "labels": []}
+    for index, row in enumerate(rows):
+        stats.rows += 1
+        try:
+            sample = encode_row(row, info, cfg.data, tokenizer)
+        except DataError as e:
+            raise DataError(f"{source}: row {index + 1}: {e}") from None
+        if sample.truncated:
+            stats.truncated += 1
+        if sample.num_trained == 0:
+            stats.dropped_no_trained += 1
+            continue
+        stats.kept += 1
+        stats.tokens += len(sample.input_ids)
+        stats.trained_tokens += sample.num_trained
+        columns["input_ids"].append(sample.input_ids)
+        columns["labels"].append(sample.labels)
+    return columns, stats
+
+
+def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda e: None) -> PreparedData:
+    """Load, detect, template and tokenise the data. Raises DataError before any model is loaded."""
+    from datasets import Dataset
+
+    from .data import load_dataset, load_validation
+    from .errors import DataError
+    from .templates import resolve_template, validate_template
+
+    raw, info = load_dataset(cfg.data)
+    emit(MessageLogged(f"Data: {info.describe()}"))
+    template = resolve_template(cfg.data.template, info.format)
+    validate_template(template, info.columns, info.format)
+    val_raw = None
+    val = load_validation(cfg.data)
+    if val is not None:
+        val_raw = val[0]
+    elif cfg.data.val_split > 0:
+        n_val = max(1, int(round(len(raw) * cfg.data.val_split)))
+        if n_val >= len(raw):
+            raise DataError(f"data.val_split: {cfg.data.val_split} leaves no training rows out of {len(raw)}; lower it")
+        split = raw.train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
+        raw, val_raw = split["train"], split["test"]
+    columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path)
+    if stats.kept == 0:
+        raise DataError(
+            f"{cfg.data.path}: nothing to train: none of {stats.rows} rows has a trained token "
+            f"({stats.dropped_no_trained} with an empty completion or cut off by data.max_length={cfg.data.max_length}); "
+            "check data.columns maps the answer column to output, or raise data.max_length"
+        )
+    emit(MessageLogged(f"Tokenised with template {template}: {stats.summary()}",
+                       level="warning" if stats.dropped_no_trained or stats.truncated else "info"))
+    val_ds, val_stats = None, None
+    if val_raw is not None:
+        val_columns, val_stats = encode_rows(val_raw, info, cfg, tokenizer, cfg.data.val_path or cfg.data.path)
+        if val_stats.kept:
+            val_ds = Dataset.from_dict(val_columns)
+            emit(MessageLogged(f"Validation: {val_stats.kept} samples"))
+    return PreparedData(Dataset.from_dict(columns), val_ds, info, stats, val_stats)
+
+
+class Collator:
+    """Padding-free (one packed row with per-sample position ids) or padded batches.
+
+    Padding-free concatenates the samples of a micro-batch into a single row and
+    restarts ``position_ids`` at each sample, so attention never crosses samples
+    and no compute goes to padding (transformers' DataCollatorWithFlattening).
+    """
+
+    def __init__(self, tokenizer, mode: str):
+        from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
+
+        self.mode = mode
+        if mode == "padding_free":
+            self._inner = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
+        else:
+            self._inner = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, return_tensors="pt")
+
+    def __call__(self, features):
+        features = [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features]
+        return self._inner(features)
+
+
+def supports_padding_free(model) -> bool:
+    """Packed rows need attention that separates samples by position_ids (sdpa/eager/flash on decoder models)."""
+    impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+
+
+class EventCallbackMixin:
+    """Turns Trainer logs into typed events (TRL-style ``on_log``); see :func:`event_callback`."""
+
+    def __init__(self, emit: Callable[[Event], None], stop: threading.Event | None, start_event: Callable[[Any], RunStarted],
+                 checkpoints_dir: Path, device: str):
+        self.emit = emit
+        self.stop = stop
+        self.start_event = start_event
+        self.checkpoints_dir = checkpoints_dir
+        self.device = device
+        self.stopped = False
+        self.nan_step: int | None = None
+        self.last_loss: float | None = None
+        self._t0 = time.time()
+        self._step0 = 0
+        self._last_t = self._t0
+        self._last_tokens = 0
+
+    def on_train_begin(self, args, state, control, **kw):
+        self._t0 = self._last_t = time.time()
+        self._step0 = state.global_step
+        self._last_tokens = state.num_input_tokens_seen or 0
+        self.emit(self.start_event(state))
+        return control
+
+    def on_step_end(self, args, state, control, **kw):
+        if self.stop is not None and self.stop.is_set() and not self.stopped:
+            self.stopped = True
+            control.should_save = True
+            control.should_training_stop = True
+        return control
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        logs = logs or {}
+        now = time.time()
+        step = state.global_step
+        if "loss" in logs:
+            loss = float(logs["loss"])
+            elapsed = now - self._t0
+            done = step - self._step0
+            eta = (state.max_steps - step) * elapsed / done if done > 0 else None
+            tokens = state.num_input_tokens_seen or 0
+            dt = now - self._last_t
+            tps = (tokens - self._last_tokens) / dt if dt > 0 and tokens else None
+            self._last_t, self._last_tokens = now, tokens
+            self.emit(StepLogged(
+                step=step, max_steps=state.max_steps, epoch=round(float(state.epoch or 0), 4), loss=loss,
+                learning_rate=float(logs.get("learning_rate", 0.0)),
+                grad_norm=_float_or_none(logs.get("grad_norm")),
+                tokens_per_second=round(tps, 2) if tps else None, tokens_seen=int(tokens),
+                elapsed=round(elapsed, 3), eta=round(eta, 1) if eta is not None else None,
+                memory_mb=_memory_mb(self.device),
+            ))
+            if not math.isfinite(loss):
+                self.nan_step = step
+                control.should_training_stop = True
+                control.should_save = False
+            else:
+                self.last_loss = loss
+        if "eval_loss" in logs:
+            ev = float(logs["eval_loss"])
+            self.emit(EvalLogged(step=step, eval_loss=ev, perplexity=_perplexity(ev), epoch=_float_or_none(state.epoch)))
+        return control
+
+    def on_save(self, args, state, control, **kw):
+        path = self.checkpoints_dir / f"checkpoint-{state.global_step}"
+        self.emit(CheckpointSaved(step=state.global_step, path=str(path)))
+        return control
+
+
+def event_callback(*args, **kwargs):
+    """An EventCallbackMixin that is also a transformers TrainerCallback (imported lazily)."""
+    from transformers import TrainerCallback
+
+    cls = type("EventCallback", (EventCallbackMixin, TrainerCallback), {})
+    return cls(*args, **kwargs)
+
+
+def _float_or_none(x) -> float | None:
+    try:
+        return None if x is None else float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def _perplexity(loss: float) -> float | None:
+    try:
+        return math.exp(loss) if loss < 50 else None
+    except OverflowError:
+        return None
+
+
+def _memory_mb(device: str) -> float | None:
+    try:
+        if device == "cuda":
+            import torch
+
+            return round(torch.cuda.max_memory_allocated() / 2**20, 1)
+        import psutil
+
+        return round(psutil.Process().memory_info().rss / 2**20, 1)
+    except Exception:
+        return None
+
+
+def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool):
+    from transformers import TrainingArguments
+
+    t = cfg.training
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=t.batch_size,
+        per_device_eval_batch_size=t.batch_size,
+        gradient_accumulation_steps=t.gradient_accumulation,
+        learning_rate=t.learning_rate,
+        num_train_epochs=t.epochs,
+        max_steps=t.max_steps if t.max_steps > 0 else -1,
+        warmup_steps=t.warmup_ratio if t.warmup_ratio < 1 else 1.0 - 1e-9,
+        lr_scheduler_type=t.lr_scheduler,
+        weight_decay=t.weight_decay,
+        max_grad_norm=t.max_grad_norm if t.max_grad_norm > 0 else 0.0,
+        logging_steps=t.logging_steps,
+        save_strategy="steps",
+        save_steps=t.save_steps,
+        save_total_limit=t.save_total_limit,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=t.eval_steps if has_eval else None,
+        seed=t.seed,
+        data_seed=t.seed,
+        report_to="none",
+        disable_tqdm=True,
+        use_cpu=device == "cpu",
+        bf16=device == "cuda" and dtype == "bfloat16",
+        fp16=device == "cuda" and dtype == "float16",
+        optim="adamw_torch_fused" if device == "cuda" else "adamw_torch",
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=device == "cuda",
+        include_num_input_tokens_seen="non_padding",
+        save_only_model=False,
+    )
+
+
+def hint_for(exc: BaseException) -> str:
+    """Plain-language advice for an error that ended a run."""
+    text = f"{type(exc).__name__}: {exc}".lower()
+    if isinstance(exc, MemoryError) or "out of memory" in text or "outofmemory" in text or "cannot allocate memory" in text:
+        return ("Out of memory: lower training.batch_size or data.max_length, raise training.gradient_accumulation "
+                "to keep the effective batch, turn on model.gradient_checkpointing, or use model.quantization: 4bit.")
+    if "no space left" in text:
+        return "The disk is full: free space in the runs folder (old checkpoints) or set output.runs_dir elsewhere."
+    if isinstance(exc, TuneDeckError):
+        return ""
+    return "Unexpected error; the traceback is in error.log in the run folder. Please report it with that file."
+
+
+def _open_run(cfg: Config | None, run_dir, resume) -> tuple[Config, Path, Path | None]:
+    if resume is not None:
+        rd = rundir.resolve_run(resume, cfg.output.runs_dir if cfg else "runs")
+        saved = load_config(rd / rundir.CONFIG_FILE)
+        ckpt = rundir.last_checkpoint(rd)
+        if ckpt is None:
+            raise RunError(f"{rd}: no complete checkpoint to resume from; start a new run with tunedeck train --config {rd / rundir.CONFIG_FILE}")
+        if cfg is not None and cfg.training.max_steps != saved.training.max_steps and cfg.training.max_steps > 0:
+            saved.training.max_steps = cfg.training.max_steps
+        return saved, rd, ckpt
+    assert cfg is not None
+    rd = Path(run_dir) if run_dir is not None else rundir.new_run_dir(cfg.output.runs_dir, run_name(cfg))
+    rd.mkdir(parents=True, exist_ok=True)
+    return cfg, rd, None
+
+
+def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Callable[[Event], None] | None = None,
+          stop: threading.Event | None = None, resume: str | Path | None = None) -> RunResult:
+    """Run one fine-tuning job end to end. Never raises; see the module docstring."""
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    try:
+        cfg, rd, resume_ckpt = _open_run(cfg, run_dir, resume)
+    except TuneDeckError as e:
+        event = RunFailed(error=str(e), hint="", user_error=True)
+        if on_event:
+            on_event(event)
+        return RunResult(Path(run_dir or resume or "."), "failed", event)
+
+    writer = MetricsWriter(rd / rundir.METRICS_FILE)
+    emit = fan_out([writer, on_event])
+    t0 = time.time()
+    step = 0
+    try:
+        save_config(cfg, rd / rundir.CONFIG_FILE)
+        rundir.write_status(rd, "running", step=0)
+        result = _fit(cfg, rd, resume_ckpt, emit, stop)
+        step = result.final_step
+        if result.nan_step is not None:
+            ckpt = rundir.last_checkpoint(rd)
+            raise _NaNLoss(result.nan_step, ckpt)
+        if result.stopped:
+            ckpt = rundir.last_checkpoint(rd)
+            event: Event = RunStopped(step=step, checkpoint=str(ckpt) if ckpt else None, elapsed=round(time.time() - t0, 2))
+            rundir.write_status(rd, "stopped", step=step, checkpoint=str(ckpt) if ckpt else None)
+            emit(event)
+            return RunResult(rd, "stopped", event)
+        event = RunFinished(step=step, adapter_path=str(rd / rundir.ADAPTER_DIR), elapsed=round(time.time() - t0, 2),
+                            final_loss=result.last_loss)
+        rundir.write_status(rd, "finished", step=step)
+        emit(event)
+        return RunResult(rd, "finished", event)
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes an event
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        user_error = isinstance(exc, TuneDeckError)
+        ckpt = rundir.last_checkpoint(rd)
+        if isinstance(exc, _NaNLoss):
+            message, hint, step = str(exc), exc.hint, exc.step
+        else:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if not user_error:
+                message = f"{type(exc).__name__}: {message}"
+                (rd / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            hint = hint_for(exc)
+        event = RunFailed(error=message[:500], hint=hint, step=step, checkpoint=str(ckpt) if ckpt else None, user_error=user_error)
+        try:
+            rundir.write_status(rd, "failed", step=step, error=event.error, hint=hint)
+        except OSError:
+            pass
+        emit(event)
+        return RunResult(rd, "failed", event)
+    finally:
+        writer.close()
+
+
+class _NaNLoss(Exception):
+    def __init__(self, step: int, ckpt):
+        self.step = step
+        where = f"; the last finite checkpoint is {ckpt.name}" if ckpt else ""
+        super().__init__(f"loss became NaN or infinite at step {step}{where}")
+        self.hint = "Lower training.learning_rate (try 10x smaller) or set training.max_grad_norm to 1.0."
+
+
+@dataclass
+class _FitResult:
+    final_step: int
+    stopped: bool
+    nan_step: int | None
+    last_loss: float | None
+
+
+def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop) -> _FitResult:
+    from transformers import Trainer, set_seed
+
+    from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
+
+    def say(text: str) -> None:
+        emit(MessageLogged(text))
+
+    device, dtype = pick_device(cfg.model)
+    say(f"Loading tokenizer for {cfg.model.name}")
+    tokenizer = load_tokenizer(cfg.model, say)
+    data = prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
+    set_seed(cfg.training.seed)
+    say(f"Loading {cfg.model.name} ({cfg.model.quantization}, compute {dtype}) on {device}")
+    model = load_base_model(cfg.model, say)
+    model = add_lora(model, cfg.model, cfg.lora)
+    trainable, total = count_parameters(model)
+    batching = cfg.training.batching
+    if batching == "padding_free" and not supports_padding_free(model):
+        say(f"Attention implementation {model.config._attn_implementation} cannot pack samples; using padded batches")
+        batching = "padded"
+    checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
+
+    def start_event(state) -> RunStarted:
+        return RunStarted(
+            run_dir=str(rd), config=cfg.to_dict(), device=_device_name(device), trainable_params=trainable,
+            total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
+            max_steps=state.max_steps, epochs=cfg.training.epochs, batching=batching,
+            truncated_samples=data.stats.truncated, dropped_samples=data.stats.dropped_no_trained,
+            resumed_from_step=state.global_step,
+        )
+
+    callback = event_callback(emit, stop, start_event, checkpoints_dir, device)
+    trainer = Trainer(
+        model=model,
+        args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),
+        train_dataset=data.train,
+        eval_dataset=data.val,
+        data_collator=Collator(tokenizer, batching),
+        callbacks=[callback],
+    )
+    if resume_ckpt is not None:
+        say(f"Resuming from {resume_ckpt.name}")
+    trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
+    if not callback.stopped and callback.nan_step is None:
+        say("Saving adapter")
+        model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
+        tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
+    return _FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)
+
+
+def _device_name(device: str) -> str:
+    if device == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    import os
+
+    return f"cpu ({os.cpu_count()} cores)"
