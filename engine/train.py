@@ -466,6 +466,10 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop) -> _FitRes
         data_collator=Collator(tokenizer, batching),
         callbacks=[callback],
     )
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for noisy in (PrinterCallback, ProgressCallback):  # they print to stdout, which belongs to the UI
+        trainer.remove_callback(noisy)
     if resume_ckpt is not None:
         say(f"Resuming from {resume_ckpt.name}")
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)

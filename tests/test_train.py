@@ -1,0 +1,203 @@
+"""The real training loop (transformers Trainer + peft) on a tiny Llama, on CPU."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from engine import rundir
+from engine.config import load_config
+from engine.events import CheckpointSaved, MessageLogged, RunFailed, RunFinished, RunStarted, StepLogged, read_events
+from engine.train import train
+
+QA = [
+    {"question": "What key starts training?", "answer": "Press t on the Train screen."},
+    {"question": "Where is the adapter saved?", "answer": "In the adapter folder of the run directory."},
+    {"question": "What does 4bit mean?", "answer": "The base weights are stored as 4-bit NF4 numbers."},
+    {"question": "What is LoRA?", "answer": "A pair of small matrices trained beside a frozen layer."},
+]
+
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def qa_file(tmp_path) -> Path:
+    return write_jsonl(tmp_path / "qa.jsonl", QA * 4)
+
+
+def tiny_config(tiny_model_dir, data_path, tmp_path, **over):
+    sets = {
+        "model.name": str(tiny_model_dir),
+        "model.quantization": "none",
+        "data.path": str(data_path),
+        "data.template": "qa",
+        "data.max_length": 64,
+        "training.learning_rate": 5e-3,
+        "training.max_steps": 20,
+        "training.batch_size": 4,
+        "training.warmup_ratio": 0.0,
+        "training.lr_scheduler": "constant",
+        "training.save_steps": 10,
+        "lora.r": 8,
+        "lora.dropout": 0.0,
+        "output.runs_dir": str(tmp_path / "runs"),
+    }
+    sets.update(over)
+    return load_config(None, sets)
+
+
+def test_tiny_model_trains_loss_falls_lora_changes_base_does_not(tiny_model_dir, qa_file, tmp_path):
+    import torch
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForCausalLM
+
+    events = []
+    result = train(tiny_config(tiny_model_dir, qa_file, tmp_path), on_event=events.append)
+    assert result.status == "finished", result.last_event
+
+    steps = [e for e in events if isinstance(e, StepLogged)]
+    assert [s.step for s in steps] == list(range(1, 21))
+    first = sum(s.loss for s in steps[:3]) / 3
+    last = sum(s.loss for s in steps[-3:]) / 3
+    assert last < first * 0.7, (first, last)
+    assert all(s.tokens_per_second and s.tokens_per_second > 0 for s in steps[1:])
+    assert steps[-1].eta == 0
+
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.max_steps == 20 and started.train_samples == 16 and 0 < started.trainable_params < started.total_params
+    assert started.batching == "padding_free"
+    assert [e.step for e in events if isinstance(e, CheckpointSaved)] == [10, 20]
+    assert isinstance(events[-1], RunFinished)
+
+    rd = result.run_dir
+    assert rundir.read_status(rd)["status"] == "finished"
+    assert [type(e) for e in read_events(rd / "metrics.jsonl")] == [type(e) for e in events]
+    assert load_config(rd / "config.yaml").model.name == str(tiny_model_dir)
+
+    # LoRA B matrices start at zero; training moved them. The frozen base weights did not move.
+    adapter = load_file(rd / "adapter" / "adapter_model.safetensors")
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and all(v.abs().sum() > 0 for v in lora_b)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    tuned = PeftModel.from_pretrained(base, rd / "adapter")
+    merged = tuned.merge_and_unload()
+    changed = [k for k, v in merged.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed and all(("proj" in k) for k in changed)  # only LoRA-adapted linear layers differ once merged
+    fresh = AutoModelForCausalLM.from_pretrained(tiny_model_dir).state_dict()
+    assert all(torch.equal(fresh[k], before[k]) for k in fresh)
+
+
+def test_stop_request_saves_checkpoint_and_resume_continues_steps(tiny_model_dir, qa_file, tmp_path):
+    stop = threading.Event()
+
+    def on_event(e):
+        if isinstance(e, StepLogged) and e.step == 3:
+            stop.set()
+
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_steps": 8, "training.save_steps": 100})
+    result = train(cfg, on_event=on_event, stop=stop)
+    assert result.status == "stopped"
+    assert rundir.read_status(result.run_dir)["status"] == "stopped"
+    assert rundir.last_checkpoint(result.run_dir).name == "checkpoint-3"
+    assert result.last_event.checkpoint.endswith("checkpoint-3")
+
+    resumed = train(None, resume=result.run_dir)
+    assert resumed.status == "finished", resumed.last_event
+    steps = [e.step for e in read_events(result.run_dir / "metrics.jsonl") if isinstance(e, StepLogged)]
+    assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # appended, continuous
+    started = [e for e in read_events(result.run_dir / "metrics.jsonl") if isinstance(e, RunStarted)]
+    assert started[-1].resumed_from_step == 3
+    assert (result.run_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_4bit_qlora_trains_on_cpu(tiny_model_dir, qa_file, tmp_path):
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"model.quantization": "4bit", "training.max_steps": 3,
+                                                           "model.name": str(tiny_model_dir)})
+    # bitsandbytes quantizes linear layers whose dims are multiples of its block size; the tiny model's are.
+    result = train(cfg)
+    assert result.status == "finished", result.last_event
+    assert (result.run_dir / "adapter" / "adapter_config.json").exists()
+
+
+def test_validation_split_logs_eval_loss(tiny_model_dir, qa_file, tmp_path):
+    events = []
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"data.val_split": 0.25, "training.max_steps": 4,
+                                                           "training.eval_steps": 2})
+    result = train(cfg, on_event=events.append)
+    assert result.status == "finished", result.last_event
+    evals = [e for e in events if e.name == "eval"]
+    assert [e.step for e in evals] == [2, 4]
+    assert all(e.eval_loss > 0 and e.perplexity > 1 for e in evals)
+
+
+def test_missing_data_file_fails_with_one_line_before_model_loads(tiny_model_dir, tmp_path):
+    events = []
+    result = train(tiny_config(tiny_model_dir, tmp_path / "nope.jsonl", tmp_path), on_event=events.append)
+    assert result.status == "failed"
+    failed = events[-1]
+    assert isinstance(failed, RunFailed) and failed.user_error
+    assert "nope.jsonl" in failed.error and "\n" not in failed.error
+    assert not any(isinstance(e, MessageLogged) and e.text.startswith("Loading " + str(tiny_model_dir)) for e in events)
+    assert rundir.read_status(result.run_dir)["status"] == "failed"
+
+
+def test_all_empty_completions_refused_before_model_loads(tiny_model_dir, tmp_path):
+    data = write_jsonl(tmp_path / "empty.jsonl", [{"question": f"q{i}", "answer": ""} for i in range(5)])
+    events = []
+    result = train(tiny_config(tiny_model_dir, data, tmp_path), on_event=events.append)
+    assert result.status == "failed"
+    assert "nothing to train" in result.last_event.error
+    assert not any(isinstance(e, MessageLogged) and "compute" in e.text for e in events)
+
+
+def test_padding_free_batch_has_the_same_loss_as_padded(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.train import Collator
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    model.config.use_cache = False
+    g = torch.Generator().manual_seed(0)
+    feats = []
+    for n in (5, 17, 9, 30):
+        ids = torch.randint(5, 400, (n,), generator=g).tolist()
+        feats.append({"input_ids": ids, "labels": [-100] * (n // 2) + ids[n // 2:]})
+    packed = Collator(tok, "padding_free")(feats)
+    padded = Collator(tok, "padded")(feats)
+    assert packed["input_ids"].shape[0] == 1 and "position_ids" in packed
+    assert padded["input_ids"].shape == (4, 30)
+    with torch.no_grad():
+        a = model(**packed).loss.item()
+        b = model(**padded).loss.item()
+    assert a == pytest.approx(b, rel=1e-5)
+
+
+def test_cli_bad_config_value_exits_2_with_one_line(capsys, tmp_path):
+    from engine.cli import main
+
+    code = main(["train", "--config", "sample_data/quickstart.yaml", "--set", "training.learning_rate=-1"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.strip() == "error: sample_data/quickstart.yaml: training.learning_rate: must be > 0, got -1"
+
+
+def test_cli_trains_headless(tiny_model_dir, qa_file, tmp_path, capsys):
+    from engine.cli import main
+
+    run_dir = tmp_path / "myrun"
+    code = main(["train", "--config", "sample_data/quickstart.yaml", "--model", str(tiny_model_dir), "--data", str(qa_file),
+                 "--max-steps", "2", "--run-dir", str(run_dir), "--set", "model.quantization=none",
+                 "--set", "data.template=qa", "--set", "data.val_split=0"])
+    assert code == 0, capsys.readouterr().err
+    assert rundir.read_status(run_dir)["status"] == "finished"
+    assert "Finished at step 2" in capsys.readouterr().err
