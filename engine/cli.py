@@ -159,7 +159,10 @@ def cmd_train(args) -> int:
 
 
 def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
-    """Train in this process with a rich progress bar; Ctrl+C saves a checkpoint and exits 130."""
+    """Train in this process with a rich progress bar.
+
+    Ctrl+C saves a checkpoint and exits 130; SIGUSR1 saves a checkpoint and goes on.
+    """
     from rich.console import Console
 
     from .events import CheckpointSaved, EvalLogged, MessageLogged, RunFailed, RunFinished, RunStarted, RunStopped, StepLogged
@@ -176,13 +179,17 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
         console.print("[yellow]Stopping: saving a checkpoint (Ctrl+C again to quit at once)[/]")
         stop.set()
 
+    save_now = threading.Event()
     old = signal.signal(signal.SIGINT, on_sigint)
+    old_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: save_now.set()) if hasattr(signal, "SIGUSR1") else None
     view = _ProgressView(console, quiet)
     try:
-        result = train(cfg, run_dir=run_dir, resume=resume, on_event=view, stop=stop)
+        result = train(cfg, run_dir=run_dir, resume=resume, on_event=view, stop=stop, save_now=save_now)
     finally:
         view.close()
         signal.signal(signal.SIGINT, old)
+        if old_usr1 is not None:
+            signal.signal(signal.SIGUSR1, old_usr1)
     ev = result.last_event
     if result.status == "finished":
         console.print(f"[green]Finished[/] at step {ev.step}: adapter in {ev.adapter_path}")

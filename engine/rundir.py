@@ -32,7 +32,29 @@ METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
 
+STOP_REQUEST = "stop.request"  # any process may create it; the training process polls it every step
+SAVE_REQUEST = "save.request"  # same, for "save a checkpoint now"
+
 STATUSES = ("running", "finished", "failed", "stopped")
+
+
+def request_stop(run_dir: Path) -> None:
+    """Ask the process training ``run_dir`` (any process) to checkpoint and stop."""
+    atomic_write_text(Path(run_dir) / STOP_REQUEST, f"{os.getpid()} {time.time()}\n")
+
+
+def request_save(run_dir: Path) -> None:
+    """Ask the process training ``run_dir`` to save a checkpoint at the next step."""
+    atomic_write_text(Path(run_dir) / SAVE_REQUEST, f"{os.getpid()} {time.time()}\n")
+
+
+def take_request(run_dir: Path, name: str) -> bool:
+    """True (and the request file removed) when someone asked for ``name``."""
+    try:
+        os.unlink(Path(run_dir) / name)
+        return True
+    except FileNotFoundError:
+        return False
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -180,9 +180,11 @@ class EventCallbackMixin:
     """Turns Trainer logs into typed events (TRL-style ``on_log``); see :func:`event_callback`."""
 
     def __init__(self, emit: Callable[[Event], None], stop: threading.Event | None, start_event: Callable[[Any], RunStarted],
-                 checkpoints_dir: Path, device: str):
+                 checkpoints_dir: Path, device: str, save_now: threading.Event | None = None):
         self.emit = emit
-        self.stop = stop
+        self.stop = stop if stop is not None else threading.Event()
+        self.save_now = save_now
+        self.run_dir = checkpoints_dir.parent
         self.start_event = start_event
         self.checkpoints_dir = checkpoints_dir
         self.device = device
@@ -202,7 +204,14 @@ class EventCallbackMixin:
         return control
 
     def on_step_end(self, args, state, control, **kw):
-        if self.stop is not None and self.stop.is_set() and not self.stopped:
+        # Requests come from this process (events) or any other one (files in the run directory).
+        if (self.save_now is not None and self.save_now.is_set()) or rundir.take_request(self.run_dir, rundir.SAVE_REQUEST):
+            if self.save_now is not None:
+                self.save_now.clear()
+            control.should_save = True
+        if rundir.take_request(self.run_dir, rundir.STOP_REQUEST):
+            self.stop.set()
+        if self.stop.is_set() and not self.stopped:
             self.stopped = True
             control.should_save = True
             control.should_training_stop = True
@@ -349,7 +358,8 @@ def _open_run(cfg: Config | None, run_dir, resume) -> tuple[Config, Path, Path |
 
 
 def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Callable[[Event], None] | None = None,
-          stop: threading.Event | None = None, resume: str | Path | None = None) -> RunResult:
+          stop: threading.Event | None = None, resume: str | Path | None = None,
+          save_now: threading.Event | None = None) -> RunResult:
     """Run one fine-tuning job end to end. Never raises; see the module docstring."""
     import transformers
 
@@ -369,7 +379,9 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
     try:
         save_config(cfg, rd / rundir.CONFIG_FILE)
         rundir.write_status(rd, "running", step=0)
-        result = _fit(cfg, rd, resume_ckpt, emit, stop)
+        for stale in (rundir.STOP_REQUEST, rundir.SAVE_REQUEST):
+            rundir.take_request(rd, stale)
+        result = _fit(cfg, rd, resume_ckpt, emit, stop, save_now)
         step = result.final_step
         if result.nan_step is not None:
             ckpt = rundir.last_checkpoint(rd)
@@ -425,7 +437,7 @@ class _FitResult:
     last_loss: float | None
 
 
-def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop) -> _FitResult:
+def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None) -> _FitResult:
     from transformers import Trainer, set_seed
 
     from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
@@ -457,7 +469,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop) -> _FitRes
             resumed_from_step=state.global_step,
         )
 
-    callback = event_callback(emit, stop, start_event, checkpoints_dir, device)
+    callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now)
     trainer = Trainer(
         model=model,
         args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),

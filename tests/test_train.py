@@ -201,3 +201,19 @@ def test_cli_trains_headless(tiny_model_dir, qa_file, tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     assert rundir.read_status(run_dir)["status"] == "finished"
     assert "Finished at step 2" in capsys.readouterr().err
+
+
+def test_another_process_can_stop_and_checkpoint_through_request_files(tiny_model_dir, qa_file, tmp_path):
+    run_dir = tmp_path / "r"
+
+    def on_event(e):
+        if isinstance(e, StepLogged) and e.step == 2:
+            rundir.request_save(run_dir)
+        if isinstance(e, StepLogged) and e.step == 4:
+            rundir.request_stop(run_dir)
+
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_steps": 10, "training.save_steps": 100})
+    result = train(cfg, run_dir=run_dir, on_event=on_event)
+    assert result.status == "stopped"
+    assert [p.name for p in rundir.checkpoints(run_dir)] == ["checkpoint-3", "checkpoint-5"]
+    assert not (run_dir / rundir.STOP_REQUEST).exists()
