@@ -96,7 +96,7 @@ class TrainingConfig:
     max_steps: int = _f(0, help="Stop after this many optimizer steps; 0 = train for `epochs`.", ge=0)
     batch_size: int = _f(4, help="Samples per device per step.", gt=0)
     gradient_accumulation: int = _f(1, help="Micro-batches accumulated per optimizer step.", gt=0)
-    max_tokens_per_batch: int = _f(0, help="Token budget per micro-batch instead of a fixed batch size; 0 = off.", ge=0)
+    max_tokens_per_batch: int = _f(0, help="Fill each micro-batch up to this many tokens instead of batch_size samples; 0 = off.", ge=0)
     batching: str = _f("padding_free", help="padding_free packs a batch into one row with per-sample positions; padded pads to the longest.", choices=BATCHING)
     warmup_ratio: float = _f(0.03, help="Fraction of steps spent warming the learning rate up.", ge=0, le=1)
     lr_scheduler: str = _f("cosine", help="Learning-rate schedule after warmup.", choices=SCHEDULERS)
@@ -344,6 +344,10 @@ def cross_field_errors(cfg: Config) -> list[tuple[str, str]]:
         errors.append(("data.val_path", f"must be a file path, got {_fmt(cfg.data.val_path)}"))
     if cfg.data.limit is not None and (isinstance(cfg.data.limit, bool) or not isinstance(cfg.data.limit, int)):
         errors.append(("data.limit", f"must be a whole number, got {_fmt(cfg.data.limit)}"))
+    budget = cfg.training.max_tokens_per_batch
+    if 0 < budget < cfg.data.max_length:
+        errors.append(("training.max_tokens_per_batch",
+                       f"must be >= data.max_length ({cfg.data.max_length}) so every sample fits, or 0 for off; got {budget}"))
     return errors
 
 

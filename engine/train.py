@@ -170,6 +170,68 @@ class Collator:
         return self._inner(features)
 
 
+class TokenBudgetBatchSampler:
+    """Micro-batches filled up to a token budget instead of a fixed sample count.
+
+    Batches are formed once from a seeded shuffle (so their number is fixed, as
+    the Trainer's step count needs); each epoch visits them in a new seeded order
+    (``set_epoch``, which the Trainer calls), so a resumed run sees the same order.
+    """
+
+    def __init__(self, lengths: list[int], budget: int, seed: int):
+        import random
+
+        order = list(range(len(lengths)))
+        random.Random(seed).shuffle(order)
+        self.batches: list[list[int]] = []
+        current: list[int] = []
+        used = 0
+        for i in order:
+            n = lengths[i]
+            if current and used + n > budget:
+                self.batches.append(current)
+                current, used = [], 0
+            current.append(i)
+            used += n
+        if current:
+            self.batches.append(current)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __iter__(self):
+        import random
+
+        order = list(range(len(self.batches)))
+        random.Random(self.seed * 1000 + self.epoch).shuffle(order)
+        for b in order:
+            yield self.batches[b]
+
+
+def trainer_class(token_budget: int):
+    """transformers' Trainer, taking batches from a token budget when one is set."""
+    from torch.utils.data import DataLoader
+    from transformers import Trainer
+
+    if token_budget <= 0:
+        return Trainer
+
+    class TokenBudgetTrainer(Trainer):
+        def get_train_dataloader(self):
+            lengths = [len(x) for x in self.train_dataset["input_ids"]]
+            sampler = TokenBudgetBatchSampler(lengths, token_budget, self.args.seed)
+            loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
+                                num_workers=0, pin_memory=self.args.dataloader_pin_memory)
+            return self.accelerator.prepare(loader)
+
+    return TokenBudgetTrainer
+
+
 def supports_padding_free(model) -> bool:
     """Packed rows need attention that separates samples by position_ids (sdpa/eager/flash on decoder models)."""
     impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
@@ -438,7 +500,7 @@ class _FitResult:
 
 
 def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None) -> _FitResult:
-    from transformers import Trainer, set_seed
+    from transformers import set_seed
 
     from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
 
@@ -470,7 +532,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
         )
 
     callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now)
-    trainer = Trainer(
+    trainer = trainer_class(cfg.training.max_tokens_per_batch)(
         model=model,
         args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),
         train_dataset=data.train,

@@ -217,3 +217,26 @@ def test_another_process_can_stop_and_checkpoint_through_request_files(tiny_mode
     assert result.status == "stopped"
     assert [p.name for p in rundir.checkpoints(run_dir)] == ["checkpoint-3", "checkpoint-5"]
     assert not (run_dir / rundir.STOP_REQUEST).exists()
+
+
+def test_token_budget_batches_fill_up_to_the_budget_and_train(tiny_model_dir, qa_file, tmp_path):
+    from engine.train import TokenBudgetBatchSampler
+
+    lengths = [5, 60, 30, 30, 10, 64, 1, 40]
+    sampler = TokenBudgetBatchSampler(lengths, 64, seed=1)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(8))  # every sample once
+    assert all(sum(lengths[i] for i in b) <= 64 for b in batches)
+    sampler.set_epoch(1)
+    assert sorted(map(tuple, sampler)) == sorted(map(tuple, batches)) and len(sampler) == len(batches)
+
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_tokens_per_batch": 64, "training.max_steps": 3})
+    result = train(cfg)
+    assert result.status == "finished", result.last_event
+
+
+def test_token_budget_below_max_length_is_a_config_error():
+    from engine.config import ConfigError
+
+    with pytest.raises(ConfigError, match="training.max_tokens_per_batch: must be >= data.max_length"):
+        load_config(None, {"training.max_tokens_per_batch": 100, "data.max_length": 512})
