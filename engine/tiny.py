@@ -77,6 +77,7 @@ def build_tiny_model(path: str | Path, *, layers: int = 2, hidden: int = 64, see
         num_key_value_heads=2,
         max_position_embeddings=4096,
         tie_word_embeddings=False,
+        initializer_range=0.2,  # logits with some spread, so a LoRA on the blocks can move the loss
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=None,

@@ -119,6 +119,12 @@ class TokenizedSample:
     rendered: Rendered
     full_input_ids: list[int]  # before truncation (the preview marks the cut)
     full_labels: list[int]
+    empty_completion: bool = False  # the answer is blank: only EOS would be trained, so the trainer drops it
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the trainer keeps this sample (some trained token, and a non-blank answer)."""
+        return self.num_trained > 0 and not self.empty_completion
 
     def token_view(self, tokenizer) -> list[tuple[str, bool, bool]]:
         """(readable token text, carries loss, beyond max_length) for every token before truncation."""
@@ -199,4 +205,16 @@ def encode_row(row: dict, info, cfg: "DataConfig", tokenizer) -> TokenizedSample
     template = resolve_template(cfg.template, info.format)
     rendered = render(record, template, eos_token=tokenizer.eos_token or "", tokenizer=tokenizer,
                       system_prompt=cfg.system_prompt, raw=row)
-    return tokenize_rendered(rendered, tokenizer, cfg.max_length, train_on_prompt=cfg.train_on_prompt)
+    sample = tokenize_rendered(rendered, tokenizer, cfg.max_length, train_on_prompt=cfg.train_on_prompt)
+    sample.empty_completion = completion_is_empty(record) and not cfg.train_on_prompt
+    return sample
+
+
+def completion_is_empty(record: dict) -> bool:
+    """True when a record has nothing to learn: a blank output, text, or no non-blank assistant turn."""
+    kind = record.get("kind")
+    if kind == "instruction":
+        return not str(record.get("output") or "").strip()
+    if kind == "text":
+        return not str(record.get("text") or "").strip()
+    return not any(str(m.get("content") or "").strip() for m in record.get("messages") or [] if m.get("role") == "assistant")

@@ -61,7 +61,7 @@ class PrepStats:
     def summary(self) -> str:
         return (
             f"{self.kept} samples ({self.tokens} tokens, {self.trained_tokens} trained); "
-            f"{self.truncated} truncated, {self.dropped_no_trained} dropped with no trained token"
+            f"{self.truncated} truncated, {self.dropped_no_trained} dropped (empty answer or no trained token left)"
         )
 
 
@@ -97,7 +97,7 @@ def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[s
             raise DataError(f"{source}: row {index + 1}: {e}") from None
         if sample.truncated:
             stats.truncated += 1
-        if sample.num_trained == 0:
+        if not sample.trainable:
             stats.dropped_no_trained += 1
             continue
         stats.kept += 1

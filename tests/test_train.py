@@ -106,15 +106,16 @@ def test_stop_request_saves_checkpoint_and_resume_continues_steps(tiny_model_dir
     result = train(cfg, on_event=on_event, stop=stop)
     assert result.status == "stopped"
     assert rundir.read_status(result.run_dir)["status"] == "stopped"
-    assert rundir.last_checkpoint(result.run_dir).name == "checkpoint-3"
-    assert result.last_event.checkpoint.endswith("checkpoint-3")
+    # The stop asked for while step 3 was being logged ends training after the next step, with a checkpoint.
+    assert rundir.last_checkpoint(result.run_dir).name == "checkpoint-4"
+    assert result.last_event.checkpoint.endswith("checkpoint-4")
 
     resumed = train(None, resume=result.run_dir)
     assert resumed.status == "finished", resumed.last_event
     steps = [e.step for e in read_events(result.run_dir / "metrics.jsonl") if isinstance(e, StepLogged)]
     assert steps == [1, 2, 3, 4, 5, 6, 7, 8]  # appended, continuous
     started = [e for e in read_events(result.run_dir / "metrics.jsonl") if isinstance(e, RunStarted)]
-    assert started[-1].resumed_from_step == 3
+    assert started[-1].resumed_from_step == 4
     assert (result.run_dir / "adapter" / "adapter_model.safetensors").exists()
 
 
