@@ -300,7 +300,8 @@ class EventCallbackMixin:
                 elapsed=round(elapsed, 3), eta=round(eta, 1) if eta is not None else None,
                 memory_mb=_memory_mb(self.device),
             ))
-            if not math.isfinite(loss):
+            grad_norm = _float_or_none(logs.get("grad_norm"))
+            if not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(grad_norm)):
                 self.nan_step = step
                 control.should_training_stop = True
                 control.should_save = False
@@ -386,6 +387,7 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
         dataloader_num_workers=0,
         dataloader_pin_memory=device == "cuda",
         include_num_input_tokens_seen="non_padding",
+        logging_nan_inf_filter=False,  # a NaN loss must be seen, not averaged away
         save_only_model=False,
     )
 
@@ -487,7 +489,7 @@ class _NaNLoss(Exception):
     def __init__(self, step: int, ckpt):
         self.step = step
         where = f"; the last finite checkpoint is {ckpt.name}" if ckpt else ""
-        super().__init__(f"loss became NaN or infinite at step {step}{where}")
+        super().__init__(f"loss or gradients became NaN or infinite at step {step}{where}")
         self.hint = "Lower training.learning_rate (try 10x smaller) or set training.max_grad_norm to 1.0."
 
 
