@@ -235,6 +235,15 @@ def load_raw(path: str, *, split: str = "train", limit: int | None = None):
 # --------------------------------------------------------------------------- detection
 
 
+def _name(column: str) -> str:
+    """A column name as it can appear in a one-line message."""
+    return column if column.isprintable() and column.strip() == column and column else repr(column)
+
+
+def _names(columns) -> str:
+    return ", ".join(_name(c) for c in columns)
+
+
 def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "auto",
                   mapping: dict[str, str] | None = None, source: str = "data") -> tuple[str, dict[str, str]]:
     """(format, role -> column). ``mapping`` (config ``data.columns``) wins over detection."""
@@ -242,9 +251,9 @@ def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "au
     user = dict(mapping or {})
     for role, col in user.items():
         if role not in ROLES:
-            raise DataError(f"data.columns.{role}: unknown role; roles are {', '.join(ROLES)}")
+            raise DataError(f"data.columns.{_name(role)}: unknown role; roles are {', '.join(ROLES)}")
         if col not in columns:
-            raise DataError(f"data.columns.{role}: column {col!r} not in {source}; columns are: {', '.join(columns)}")
+            raise DataError(f"data.columns.{_name(role)}: column {col!r} not in {source}; columns are: {_names(columns)}")
 
     def col(name: str) -> str | None:
         return lower.get(name)
@@ -290,9 +299,9 @@ def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "au
         return fmt, m
     if candidates:
         return candidates[0]
-    example = f"data.columns: {{instruction: {columns[0]}, output: {columns[-1]}}}" if columns else "data.columns"
+    example = f"data.columns: {{instruction: {_name(columns[0])}, output: {_name(columns[-1])}}}" if columns else "data.columns"
     raise DataError(
-        f"{source}: cannot detect the format from columns [{', '.join(columns)}]; map them in the config, "
+        f"{source}: cannot detect the format from columns [{_names(columns)}]; map them in the config, "
         f"e.g. {example}, or set data.format"
     )
 
@@ -316,7 +325,7 @@ def _check_roles(fmt: str, mapping: dict[str, str], columns: list[str], source: 
     if missing:
         need = ", ".join(f"{r}: <column>" for r in missing)
         raise DataError(f"{source}: format {fmt} needs the role(s) {', '.join(missing)}; columns are: "
-                        f"{', '.join(columns)}; map them with data.columns: {{{need}}}")
+                        f"{_names(columns)}; map them with data.columns: {{{need}}}")
 
 
 # --------------------------------------------------------------------------- records
