@@ -18,3 +18,5 @@ class AppState:
     config: Config = field(default_factory=Config)
     config_path: Path | None = None
     dirty: bool = False  # edited since last load/save
+    invalid: dict[str, str] = field(default_factory=dict)  # field path -> message, from the Config form
+    training: bool = False  # a run is in progress in this app
