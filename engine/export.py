@@ -1,0 +1,181 @@
+"""Take a run's result elsewhere: a merged model folder, or the formatted training data.
+
+``export_merged`` folds the LoRA adapter into an unquantized copy of the base
+(a 4-bit run's base is loaded unquantized first: the merge needs real weights)
+and writes a plain transformers folder (safetensors + tokenizer)::
+
+    export_merged("runs/20261124-093000-demo", "merged/")
+    AutoModelForCausalLM.from_pretrained("merged/")      # no peft needed
+
+``export_data`` writes what the model was trained on, as JSON Lines with one
+``{"prompt", "completion", "prompt_tokens", "completion_tokens", "truncated"}``
+object per sample, rendered and tokenised by the same code as training.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from .config import Config
+from .errors import RunError
+
+Progress = Callable[[str], None]
+
+
+def _dir_nonempty(p: Path) -> bool:
+    return p.exists() and (not p.is_dir() or any(p.iterdir()))
+
+
+def merge_dtype(cfg: Config, model_dir: str) -> str:
+    """The dtype to merge and save in: the run's explicit compute dtype, else the base's own (float32 when unknown)."""
+    if cfg.model.compute_dtype != "auto":
+        return cfg.model.compute_dtype
+    try:
+        data = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "float32"
+    dtype = data.get("dtype") or data.get("torch_dtype")
+    return dtype if dtype in ("float32", "bfloat16", "float16") else "float32"
+
+
+@dataclass
+class MergedExport:
+    out_dir: Path
+    dtype: str
+    adapter: Path
+    seconds: float
+
+
+def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_progress: Progress | None = None, *,
+                  checkpoint=None, dtype: str | None = None) -> MergedExport:
+    """Merge the run's adapter into its (unquantized) base on CPU and save a standalone model folder."""
+    from peft import PeftModel
+
+    from .infer import adapter_source, run_config
+    from .model import load_base_model, load_tokenizer, local_model_dir
+
+    say = on_progress or (lambda text: None)
+    t0 = time.time()
+    rd = Path(run_dir)
+    out = Path(out_dir)
+    if _dir_nonempty(out):
+        raise RunError(f"{out}: already exists and is not empty; choose a new folder (nothing was overwritten)")
+    adapter = adapter_source(rd, checkpoint)
+    cfg = run_config(rd)
+    source = local_model_dir(cfg.model, say)
+    dtype = dtype or merge_dtype(cfg, source)
+    if cfg.model.quantization != "none":
+        say(f"Loading {cfg.model.name} unquantized in {dtype} (the run trained on a {cfg.model.quantization} base; "
+            "merging needs full weights)")
+    else:
+        say(f"Loading {cfg.model.name} in {dtype} on cpu")
+    model_cfg = dataclasses.replace(cfg.model, quantization="none", device="cpu", compute_dtype=dtype)
+    base = load_base_model(model_cfg, say)
+    say(f"Applying adapter {adapter}")
+    try:
+        model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
+    except (ValueError, OSError, RuntimeError, KeyError) as e:
+        raise RunError(f"{adapter}: cannot load the adapter onto {cfg.model.name}: {str(e).splitlines()[0][:200]}") from None
+    say("Merging the adapter into the base weights")
+    try:
+        merged = model.merge_and_unload(safe_merge=True)
+    except ValueError as e:
+        raise RunError(f"{rd.name}: merging produced broken weights ({str(e).splitlines()[0][:160]}); the adapter may hold NaNs") from None
+    merged.config.use_cache = True  # training switched the cache off; generation wants it
+    tokenizer = load_tokenizer(cfg.model, say)
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        say(f"Saving safetensors to {out}")
+        merged.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        info = {"base_model": cfg.model.name, "run": str(rd.resolve()), "adapter": str(Path(adapter).resolve()),
+                "dtype": dtype, "trained_quantization": cfg.model.quantization, "exported": time.time()}
+        (tmp / "tunedeck_export.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        if out.exists():
+            if _dir_nonempty(out):  # someone wrote there meanwhile
+                raise RunError(f"{out}: already exists and is not empty; choose a new folder (nothing was overwritten)")
+            out.rmdir()
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    say(f"Merged model written to {out}")
+    return MergedExport(out, dtype, Path(adapter), round(time.time() - t0, 2))
+
+
+@dataclass
+class DataExport:
+    path: Path
+    rows: int = 0
+    written: int = 0
+    truncated: int = 0
+    dropped: int = 0  # rows with no trained token (not written)
+
+
+def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, on_progress: Progress | None = None,
+                *, tokenizer: Any = None) -> DataExport:
+    """Write the formatted samples (prompt/completion split at the first trained segment) as JSON Lines.
+
+    ``run`` is a run folder (its config.yaml is used) or a Config. Rows with
+    nothing to train are left out, as training leaves them out.
+    """
+    import jsonlines
+
+    from .data import load_dataset
+    from .errors import DataError
+    from .infer import run_config
+    from .model import load_tokenizer
+    from .tokenize import encode_row, prompt_ids
+
+    say = on_progress or (lambda text: None)
+    cfg = run if isinstance(run, Config) else run_config(Path(run))
+    out = Path(out_jsonl)
+    if tokenizer is None:
+        tokenizer = load_tokenizer(cfg.model, say)
+    raw, info = load_dataset(cfg.data)
+    stats = DataExport(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+    os.close(fd)
+    try:
+        with jsonlines.open(tmp, mode="w") as writer:
+            for index, row in enumerate(raw):
+                stats.rows += 1
+                try:
+                    sample = encode_row(row, info, cfg.data, tokenizer)
+                except DataError as e:
+                    raise DataError(f"{cfg.data.path}: row {index + 1}: {e}") from None
+                if sample.num_trained == 0:
+                    stats.dropped += 1
+                    continue
+                text = sample.rendered.text
+                prompt = sample.rendered.prompt
+                prompt_tokens = min(len(prompt_ids(prompt, tokenizer)), len(sample.input_ids))
+                writer.write({
+                    "prompt": prompt,
+                    "completion": text[len(prompt):],
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(sample.input_ids) - prompt_tokens,
+                    "truncated": bool(sample.truncated),
+                })
+                stats.written += 1
+                stats.truncated += bool(sample.truncated)
+        os.replace(tmp, out)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    say(f"Wrote {stats.written} samples to {out} ({stats.truncated} truncated, {stats.dropped} without a trained token left out)")
+    return stats
