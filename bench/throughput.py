@@ -81,8 +81,10 @@ class PeakMemory:
 def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     """Train ``steps`` optimizer steps; returns real tokens/s, peak memory, final loss."""
     import torch
+    import transformers
     from transformers import Trainer, TrainerCallback, set_seed
 
+    transformers.logging.set_verbosity_error()
     from engine.model import add_lora, load_base_model, load_tokenizer
     from engine.train import Collator, training_arguments
 
@@ -90,7 +92,7 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     set_seed(cfg.training.seed)
     model = add_lora(load_base_model(cfg.model), cfg.model, cfg.lora)
     real_tokens = {"n": 0}
-    collator = Collator(tokenizer, batching)
+    collator = Collator(tokenizer, batching, row_tokens=cfg.data.max_length)
 
     def counting_collator(features):
         batch = collator(features)

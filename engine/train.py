@@ -149,25 +149,67 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
 
 
 class Collator:
-    """Padding-free (one packed row with per-sample position ids) or padded batches.
+    """Padding-free packed rows with per-sample position ids, or padded batches.
 
-    Padding-free concatenates the samples of a micro-batch into a single row and
-    restarts ``position_ids`` at each sample, so attention never crosses samples
-    and no compute goes to padding (transformers' DataCollatorWithFlattening).
+    Padding-free puts the samples of a micro-batch end to end into as few rows
+    of at most ``row_tokens`` tokens as fit (first-fit decreasing), restarting
+    ``position_ids`` at each sample, so attention never crosses samples and
+    almost no compute goes to padding. Capping a row at ``row_tokens`` (the
+    data's max_length) keeps attention's cost bounded: one giant row would make
+    attention quadratic in the whole batch's tokens where no varlen kernel
+    (FlashAttention) is available, as on CPU. A row's unused tail is filled
+    with a block of its own (positions from 0, labels ignored), so it touches
+    no real token. The loss equals the padded batch's (tested).
     """
 
-    def __init__(self, tokenizer, mode: str):
-        from transformers import DataCollatorForSeq2Seq, DataCollatorWithFlattening
+    def __init__(self, tokenizer, mode: str, row_tokens: int | None = None):
+        from transformers import DataCollatorForSeq2Seq
 
         self.mode = mode
-        if mode == "padding_free":
-            self._inner = DataCollatorWithFlattening(return_position_ids=True, separator_id=-100)
-        else:
-            self._inner = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, return_tensors="pt")
+        self.row_tokens = row_tokens
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.pad_id = pad if pad is not None else 0
+        if mode != "padding_free":
+            self._padded = DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100, return_tensors="pt")
 
     def __call__(self, features):
-        features = [{"input_ids": f["input_ids"], "labels": f["labels"]} for f in features]
-        return self._inner(features)
+        features = [{"input_ids": list(f["input_ids"]), "labels": list(f["labels"])} for f in features]
+        if self.mode != "padding_free":
+            return self._padded(features)
+        return self.pack(features)
+
+    def pack(self, features):
+        import torch
+
+        lengths = [len(f["input_ids"]) for f in features]
+        cap = max(self.row_tokens or sum(lengths), max(lengths))
+        rows: list[list[int]] = []
+        used: list[int] = []
+        for i in sorted(range(len(features)), key=lambda i: -lengths[i]):
+            for r, u in enumerate(used):
+                if u + lengths[i] <= cap:
+                    rows[r].append(i)
+                    used[r] += lengths[i]
+                    break
+            else:
+                rows.append([i])
+                used.append(lengths[i])
+        width = max(used)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), -100, dtype=torch.long)
+        position_ids = torch.zeros((len(rows), width), dtype=torch.long)
+        for r, members in enumerate(rows):
+            pos = 0
+            for i in members:
+                n = lengths[i]
+                input_ids[r, pos:pos + n] = torch.tensor(features[i]["input_ids"])
+                lab = torch.tensor(features[i]["labels"])
+                lab[0] = -100  # never predict a sample's first token from the previous sample
+                labels[r, pos:pos + n] = lab
+                position_ids[r, pos:pos + n] = torch.arange(n)
+                pos += n
+            position_ids[r, pos:] = torch.arange(width - pos)
+        return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
 
 
 class TokenBudgetBatchSampler:
@@ -539,7 +581,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
         args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),
         train_dataset=data.train,
         eval_dataset=data.val,
-        data_collator=Collator(tokenizer, batching),
+        data_collator=Collator(tokenizer, batching, row_tokens=cfg.data.max_length),
         callbacks=[callback],
     )
     from transformers.trainer_callback import PrinterCallback, ProgressCallback

@@ -174,13 +174,17 @@ def test_padding_free_batch_has_the_same_loss_as_padded(tiny_model_dir):
         ids = torch.randint(5, 400, (n,), generator=g).tolist()
         feats.append({"input_ids": ids, "labels": [-100] * (n // 2) + ids[n // 2:]})
     packed = Collator(tok, "padding_free")(feats)
+    rows = Collator(tok, "padding_free", row_tokens=32)(feats)  # 30 | 17+9+5 = 31: two rows, one padded by 1
     padded = Collator(tok, "padded")(feats)
-    assert packed["input_ids"].shape[0] == 1 and "position_ids" in packed
+    assert packed["input_ids"].shape == (1, 61) and "position_ids" in packed
+    assert rows["input_ids"].shape == (2, 31) and rows["position_ids"][0, -1] == 0  # the tail is a block of its own
     assert padded["input_ids"].shape == (4, 30)
     with torch.no_grad():
         a = model(**packed).loss.item()
         b = model(**padded).loss.item()
+        c = model(**rows).loss.item()
     assert a == pytest.approx(b, rel=1e-5)
+    assert c == pytest.approx(b, rel=1e-5)
 
 
 def test_cli_bad_config_value_exits_2_with_one_line(capsys, tmp_path):
