@@ -1,25 +1,52 @@
 """Data loading and format detection.
 
-Loads JSON, JSONL, CSV, Parquet, ``datasets`` save_to_disk folders and hub ids
-through ``datasets``, detects the row format from the columns, and maps each
-row to one internal shape (:func:`to_record`)::
+Loads JSON, JSONL (optionally ``.gz``), CSV/TSV, Parquet, ``datasets``
+save_to_disk folders and hub ids, detects the row format from the columns, and
+maps each row to one internal shape (:func:`to_record`)::
 
     raw, info = load_dataset(cfg.data)
-    info.describe()   # "alpaca · 999 rows · columns: instruction, input, output"
+    info.describe()   # "alpaca (detected) · 999 rows · columns: instruction, input, output"
     to_record(raw[0], info.format, info.mapping)
     # {"kind": "instruction", "system": "", "instruction": "...", "input": "", "output": "..."}
 
+Records (what the templates consume)::
+
+    {"kind": "instruction", "system": str, "instruction": str, "input": str, "output": str}  # alpaca, qa
+    {"kind": "chat", "messages": [{"role": "system"|"user"|"assistant"|"tool", "content": str}, ...]}
+    {"kind": "text", "text": str}
+
+Conventions:
+
+* ``input`` values ``noinput`` / ``<noinput>`` (Alpaca data) are empty inputs.
+* ``None`` fields are ``""``; numbers become ``str(value)``.
+* ShareGPT roles: human/user -> user, gpt/assistant/model -> assistant,
+  function_call -> assistant, observation/tool/function -> tool.
+* A non-empty ``tools`` column (ShareGPT-with-tools, or OpenAI rows) becomes a
+  system message ``"Tools available:\\n" + tools`` placed after the row's own
+  system turn, if any, else first.
+* OpenAI ``content`` given as a list of parts keeps the text parts; an
+  assistant's ``tool_calls`` are appended to its content as JSON
+  ``{"name": ..., "arguments": ...}``, one per line.
+* SQuAD (1.1/2.0) nested JSON is flattened to ``{id, question, context, answer}``
+  rows (qa, with the context as input); unanswerable questions keep ``answer ""``
+  and the trainer drops them (nothing to learn).
+* A column whose rows disagree on the type (text in one row, a number or a list
+  in another) is kept as text, lists and objects as JSON text.
+
 Every problem a user can cause becomes a one-line :class:`DataError` that says
-where (file, line, row, column) and what to do.
+where (file, line, row, column) and what to do. ``datasets`` is imported inside
+functions only, so importing this module is cheap.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import DataError
 
@@ -33,92 +60,190 @@ QA_PAIRS = [
     ("prompt", "completion"),
     ("prompt", "response"),
     ("query", "response"),
+    ("query", "answer"),
     ("input", "output"),
     ("input", "target"),
 ]
-SHAREGPT_ROLES = {
-    "human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "model": "assistant",
-    "chatgpt": "assistant", "bard": "assistant", "system": "system", "function_call": "assistant",
+# Chat roles, ShareGPT (``from``) and OpenAI (``role``) spellings alike.
+CHAT_ROLES = {
+    "human": "user", "user": "user",
+    "gpt": "assistant", "assistant": "assistant", "model": "assistant", "chatgpt": "assistant", "bard": "assistant",
+    "bing": "assistant", "function_call": "assistant",
+    "system": "system", "developer": "system",
     "observation": "tool", "tool": "tool", "function": "tool", "ipython": "tool",
 }
-MESSAGE_ROLES = {"system": "system", "user": "user", "assistant": "assistant", "tool": "tool", "function": "tool",
-                 "ipython": "tool", "developer": "system", "human": "user", "gpt": "assistant", "model": "assistant"}
 NO_INPUT = {"noinput", "<noinput>", "no input", "<no input>"}
-MAX_SCAN_ERRORS_BYTES = 64 * 2**20  # files larger than this are parsed by datasets directly
+# JSONL files larger than this (and read whole) are checked line by line, then
+# parsed by datasets into a memory-mapped Arrow cache instead of Python lists.
+LARGE_FILE_BYTES = 64 * 2**20
+CSV_SCAN_BYTES = 64 * 2**20
+BOM = b"\xef\xbb\xbf"
+SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
+            ".parquet": "parquet", ".pq": "parquet"}
 
 
 @dataclass
 class DatasetInfo:
-    path: str
-    file_format: str
-    format: str
-    columns: list[str]
+    path: str  # what the user gave
+    file_format: str  # json | jsonl | csv | parquet | arrow (save_to_disk folder) | hub
+    format: str  # one of FORMATS
+    columns: list[str]  # raw column names, in file order
     num_rows: int
-    mapping: dict[str, str] = field(default_factory=dict)
-    detected: bool = True
+    mapping: dict[str, str] = field(default_factory=dict)  # role -> raw column
+    detected: bool = True  # False when data.format or data.columns set it
 
     def describe(self) -> str:
         how = "detected" if self.detected else "set"
-        return f"{self.format} ({how}) · {self.num_rows} rows · columns: {', '.join(self.columns)}"
+        return f"{self.format} ({how}) · {self.num_rows} rows · columns: {_names(self.columns)}"
 
 
-# --------------------------------------------------------------------------- loading
+# --------------------------------------------------------------------------- small helpers
+
+
+def _name(column: Any) -> str:
+    """A column name (or id) as it can appear in a one-line message."""
+    column = str(column)
+    return column if column and column.isprintable() and column.strip() == column else repr(column)
+
+
+def _names(columns) -> str:
+    return ", ".join(_name(c) for c in columns)
+
+
+def _first_line(text: str, limit: int = 160) -> str:
+    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
+    return line[:limit]
+
+
+def _cause(e: BaseException) -> str:
+    """The innermost exception's first line: datasets wraps the useful message (pandas, arrow) in generic ones."""
+    seen = set()
+    while id(e) not in seen and (e.__cause__ or e.__context__) is not None:
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return _first_line(str(e)) or type(e).__name__
 
 
 def _file_format(p: Path) -> str:
     suffixes = [s.lower() for s in p.suffixes]
     if suffixes and suffixes[-1] == ".gz":
         suffixes = suffixes[:-1]
-    ext = suffixes[-1] if suffixes else ""
-    return {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".csv": "csv", ".tsv": "csv",
-            ".parquet": "parquet", ".pq": "parquet"}.get(ext, "")
+    return SUFFIXES.get(suffixes[-1] if suffixes else "", "")
 
 
-def _decode(raw: bytes, path: Path) -> str:
+def _is_gz(p: Path) -> bool:
+    return p.suffix.lower() == ".gz"
+
+
+def _open_binary(p: Path):
+    return gzip.open(p, "rb") if _is_gz(p) else open(p, "rb")
+
+
+def _read_bytes(p: Path, limit: int | None = None) -> bytes:
     try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
+        with _open_binary(p) as f:
+            return f.read() if limit is None else f.read(limit)
+    except (gzip.BadGzipFile, EOFError, OSError) as e:
+        if _is_gz(p):
+            raise DataError(f"{p}: not a readable gzip file ({_first_line(str(e)) or type(e).__name__}); "
+                            "re-compress it or use the plain file") from None
+        raise DataError(f"{p}: cannot read the file ({_first_line(str(e))})") from None
+
+
+def _utf8_error(p: Path, raw: bytes, e: UnicodeDecodeError, line: int | None = None, base: int = 0) -> DataError:
+    if line is None:
         line = raw.count(b"\n", 0, e.start) + 1
-        raise DataError(f"{path}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}); re-save the file as UTF-8") from None
+    return DataError(f"{p}:{line}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {base + e.start}); "
+                     "re-save the file as UTF-8")
 
 
-def _read_jsonl(path: Path, text: str) -> list[dict]:
-    rows = []
-    for n, line in enumerate(text.splitlines(), start=1):
-        line = line.strip()
-        if not line:
-            continue
+def _decode(raw: bytes, p: Path) -> str:
+    """Whole-file UTF-8 decode; a BOM is dropped, a bad byte is reported with its line and offset."""
+    start = 3 if raw.startswith(BOM) else 0
+    try:
+        return raw[start:].decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, start + e.start) + 1
+        raise _utf8_error(p, raw[start:], e, line=line, base=start) from None
+
+
+def _quiet_datasets():
+    """Silence datasets' logger (it prints parser errors to stderr before raising); returns a restore function."""
+    from datasets.utils import logging as dlog
+
+    old = dlog.get_verbosity()
+    dlog.set_verbosity(dlog.CRITICAL)
+    return lambda: dlog.set_verbosity(old)
+
+
+# --------------------------------------------------------------------------- JSON / JSONL
+
+
+def _iter_jsonl(p: Path, limit: int | None = None) -> Iterator[dict]:
+    """Rows of a JSON Lines file, streamed; each problem is reported with its 1-based line number.
+
+    Lines are split on ``\\n`` only (JSON text may hold U+2028 and other characters
+    that ``str.splitlines`` would split on); a BOM and ``\\r\\n`` endings are fine.
+    """
+    offset = 0
+    count = 0
+    with _open_binary(p) as f:
         try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{n}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line") from None
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{n}: each line must be a JSON object like {{\"question\": ..., \"answer\": ...}}, got {type(obj).__name__}")
-        rows.append(obj)
-    return rows
+            for n, raw in enumerate(f, start=1):
+                base = offset
+                offset += len(raw)
+                if n == 1 and raw.startswith(BOM):
+                    raw, base = raw[3:], base + 3
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise _utf8_error(p, raw, e, line=n, base=base) from None
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{p}:{n}: not valid JSON ({e.msg} at column {e.colno}); fix or remove the line") from None
+                if not isinstance(obj, dict):
+                    raise DataError(f"{p}:{n}: each line must be a JSON object like "
+                                    f"{{\"question\": ..., \"answer\": ...}}, got {_json_type(obj)}")
+                yield obj
+                count += 1
+                if limit and count >= limit:
+                    return
+        except (gzip.BadGzipFile, EOFError) as e:
+            raise DataError(f"{p}: not a readable gzip file ({_first_line(str(e)) or type(e).__name__}); "
+                            "re-compress it or use the plain file") from None
 
 
-def _read_json(path: Path, text: str) -> list[dict]:
+def _json_type(obj: Any) -> str:
+    return {list: "an array", str: "a string", int: "a number", float: "a number", bool: "true/false",
+            type(None): "null"}.get(type(obj), type(obj).__name__)
+
+
+def _read_json(p: Path, text: str) -> list[dict]:
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as e:
         # A .json file that is really JSON Lines is common; accept it.
         if e.msg == "Extra data" and text.lstrip().startswith("{"):
-            return _read_jsonl(path, text)
-        raise DataError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}); fix the file") from None
+            return list(_iter_jsonl(p))
+        raise DataError(f"{p}:{e.lineno}:{e.colno}: not valid JSON ({e.msg}); fix the file") from None
     if isinstance(obj, dict) and isinstance(obj.get("data"), list) and _looks_like_squad(obj["data"]):
-        return _flatten_squad(obj["data"], path)
+        return _flatten_squad(obj["data"], p)
     if isinstance(obj, dict):
         lists = [k for k, v in obj.items() if isinstance(v, list) and v and all(isinstance(r, dict) for r in v)]
         if len(lists) == 1:
             obj = obj[lists[0]]
         else:
-            raise DataError(f"{path}: expected a JSON array of objects (rows), got an object with keys {', '.join(list(obj)[:8])}")
+            raise DataError(f"{p}: expected a JSON array of objects (rows), got an object with keys "
+                            f"{_names(list(obj)[:8])}; put the rows in a list [{{...}}, {{...}}]")
     if not isinstance(obj, list):
-        raise DataError(f"{path}: expected a JSON array of objects (rows), got {type(obj).__name__}")
+        raise DataError(f"{p}: expected a JSON array of objects (rows), got {_json_type(obj)}")
     for i, row in enumerate(obj):
         if not isinstance(row, dict):
-            raise DataError(f"{path}: row {i + 1}: expected an object, got {type(row).__name__}")
+            raise DataError(f"{p}: row {i + 1}: expected an object like {{\"instruction\": ..., \"output\": ...}}, "
+                            f"got {_json_type(row)}")
     return obj
 
 
@@ -126,105 +251,193 @@ def _looks_like_squad(data: list) -> bool:
     return bool(data) and isinstance(data[0], dict) and isinstance(data[0].get("paragraphs"), list)
 
 
-def _flatten_squad(data: list, path: Path) -> list[dict]:
+def _flatten_squad(data: list, p: Path) -> list[dict]:
     """SQuAD (1.1/2.0) nested JSON -> {id, question, context, answer} rows; unanswerable ones get answer ""."""
     rows = []
     for article in data:
+        if not isinstance(article, dict):
+            continue
         for para in article.get("paragraphs") or []:
-            context = para.get("context") or ""
+            if not isinstance(para, dict):
+                continue
+            context = _text(para.get("context"))
             for qa in para.get("qas") or []:
-                answers = qa.get("answers") or []
-                answer = ""
-                if answers and not qa.get("is_impossible"):
-                    first = answers[0]
-                    answer = first.get("text") or ""
-                    start = first.get("answer_start")
-                    if isinstance(start, int) and context[start:start + len(answer)] != answer:
+                if not isinstance(qa, dict):
+                    continue
+                qid = _name(qa.get("id", "?"))
+                answers = [a for a in (qa.get("answers") or []) if isinstance(a, dict)]
+                for a in answers:  # every offset must point at its text, not only the one we use
+                    text = _text(a.get("text"))
+                    start = a.get("answer_start")
+                    if isinstance(start, str) and start.strip().isdigit():
+                        start = int(start)
+                    if isinstance(start, int) and not isinstance(start, bool) and context[start:start + len(text)] != text:
                         raise DataError(
-                            f"{path}: question {qa.get('id', '?')}: answer_start {start} does not point at the answer "
-                            f"{answer[:40]!r} in its context; fix the offset or remove the question"
-                        )
-                rows.append({"id": str(qa.get("id", "")), "question": qa.get("question") or "", "context": context,
-                             "answer": answer})
+                            f"{p}: question {qid}: answer_start {start} does not point at the answer "
+                            f"{text[:40]!r} in its context (found {context[start:start + len(text)][:40]!r}); "
+                            "fix the offset or remove the question")
+                answer = _text(answers[0].get("text")) if answers and not qa.get("is_impossible") else ""
+                rows.append({"id": _text(qa.get("id")), "question": _text(qa.get("question")),
+                             "context": context, "answer": answer})
     return rows
 
 
-def _rows_to_dataset(rows: list[dict], path: Path):
+def _rows_to_dataset(rows: list[dict], p: Path | str):
+    """Python rows -> Dataset. Columns are the union of all rows' keys in first-seen order
+    (``Dataset.from_list`` would keep only the first row's keys); a column whose rows
+    disagree on the type is kept as text."""
     from datasets import Dataset
 
-    # Arrow needs one type per column: nested values that vary (tool args, mixed ids) are kept as JSON text.
+    columns: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            if k not in columns:
+                columns[k] = None
+    data = {k: [r.get(k) for r in rows] for k in columns}
     try:
-        return Dataset.from_list(rows)
+        return Dataset.from_dict(data)
     except Exception:
         pass
-    columns: dict[str, set] = {}
-    for r in rows:
-        for k, v in r.items():
-            columns.setdefault(k, set()).add(type(v).__name__)
-    fixed = []
-    mixed = {k for k, types in columns.items() if len(types - {"NoneType"}) > 1}
-    for r in rows:
-        fixed.append({k: (json.dumps(v, ensure_ascii=False) if k in mixed and not isinstance(v, str) and v is not None else v)
-                      for k, v in r.items()})
+    for k, values in data.items():
+        try:
+            Dataset.from_dict({k: values})
+        except Exception:
+            data[k] = [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+                       for v in values]
     try:
-        return Dataset.from_list(fixed)
+        return Dataset.from_dict(data)
     except Exception as e:
-        raise DataError(f"{path}: rows disagree on column types ({str(e).splitlines()[0][:120]}); make each column one type") from None
+        raise DataError(f"{p}: rows disagree on column types ({_cause(e)}); make each column one type") from None
 
 
-def load_raw(path: str, *, split: str = "train", limit: int | None = None):
-    """Raw rows as a ``datasets.Dataset``; every failure is a one-line DataError."""
+# --------------------------------------------------------------------------- loading
+
+
+def _looks_like_hub_id(path: str) -> bool:
+    """``owner/name``, not a local path: no data-file suffix, and no local folder called ``owner``."""
+    return (bool(re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", path)) and not _file_format(Path(path))
+            and not Path(path.split("/")[0]).exists())
+
+
+def _load_folder(p: Path, split: str):
+    import datasets
+
+    markers = ("dataset_info.json", "state.json", "dataset_dict.json")
+    if not any((p / m).exists() for m in markers):
+        files = sorted(f.name for f in p.iterdir() if f.is_file() and _file_format(f))
+        hint = f"; it holds {_names(files[:5])}{' …' if len(files) > 5 else ''}" if files else ""
+        raise DataError(f"{p}: is a folder, not a data file or a datasets save_to_disk folder{hint}; "
+                        "point data.path at a file")
+    try:
+        obj = datasets.load_from_disk(str(p))
+    except Exception as e:
+        raise DataError(f"{p}: cannot read the datasets folder ({_cause(e)}); save it again with "
+                        "Dataset.save_to_disk or point data.path at a file") from None
+    if isinstance(obj, datasets.DatasetDict):
+        if split not in obj:
+            raise DataError(f"{p}: no split {split!r}; splits are {_names(obj)}; set data.split")
+        obj = obj[split]
+    return obj
+
+
+def _load_builder(kind: str, p: Path, **kwargs):
+    """datasets' packaged json/csv/parquet builders, with their errors reduced to one line."""
+    import datasets
+
+    restore = _quiet_datasets()
+    try:
+        return datasets.load_dataset(kind, data_files=str(p), split="train", **kwargs)
+    except DataError:
+        raise
+    except Exception as e:
+        raise DataError(f"{p}: cannot read as {kind} ({_cause(e)}); check the file") from None
+    finally:
+        restore()
+
+
+def _load_hub(path: str, split: str):
+    import datasets
+
+    restore = _quiet_datasets()
+    try:
+        return datasets.load_dataset(path, split=split)
+    except Exception as e:
+        chain, seen, cur = [], set(), e
+        while cur is not None and id(cur) not in seen:
+            seen.add(id(cur))
+            chain.append(f"{type(cur).__name__} {cur}")
+            cur = cur.__cause__ or cur.__context__
+        text = " ".join(chain)
+        if any(w in text for w in ("Offline", "offline", "Couldn't reach", "ConnectionError", "ConnectTimeout",
+                                   "Max retries", "NameResolution", "Temporary failure", "Network")):
+            raise DataError(f"cannot reach the Hugging Face hub for '{path}'; use a local file") from None
+        raise DataError(f"{path}: cannot load from the Hugging Face hub ({_cause(e)}); "
+                        "check the id and data.split, or use a local file") from None
+    finally:
+        restore()
+
+
+def _load_json_file(p: Path, fmt: str, limit: int | None):
+    size = p.stat().st_size
+    head = _read_bytes(p, 1 << 16)
+    if not head.replace(BOM, b"").strip() and (size <= len(head) or not _read_bytes(p).replace(BOM, b"").strip()):
+        raise DataError(f"{p}: the file is empty (only whitespace); add rows or choose another file")
+    if fmt == "jsonl":
+        if size > LARGE_FILE_BYTES and not limit and not _is_gz(p):
+            for _ in _iter_jsonl(p):  # every line checked, nothing kept
+                pass
+            try:
+                return _load_builder("json", p)
+            except DataError:
+                pass  # e.g. rows disagree on a column's type: read it ourselves, which copes
+        rows = list(_iter_jsonl(p, limit))
+    else:
+        rows = _read_json(p, _decode(_read_bytes(p), p))
+        if limit:
+            rows = rows[:limit]
+    if not rows:
+        raise DataError(f"{p}: no rows; add rows or choose another file")
+    return _rows_to_dataset(rows, p)
+
+
+def load_raw(path: str | os.PathLike, *, split: str = "train", limit: int | None = None):
+    """Raw rows as a ``datasets.Dataset`` (columns as in the file); every failure is a one-line DataError."""
     import datasets
 
     datasets.disable_progress_bars()
-    p = Path(path).expanduser()
-    if not str(path).strip():
+    if path is None or not str(path).strip():
         raise DataError("data.path: no data file given; set data.path to a JSON, JSONL, CSV or Parquet file")
+    path = str(path)
+    p = Path(path).expanduser()
     if p.is_dir():
-        if not ((p / "dataset_info.json").exists() or (p / "dataset_dict.json").exists() or (p / "state.json").exists()):
-            raise DataError(f"{p}: is a folder, not a data file or a datasets save_to_disk folder; point data.path at a file")
-        obj = datasets.load_from_disk(str(p))
-        if isinstance(obj, datasets.DatasetDict):
-            if split not in obj:
-                raise DataError(f"{p}: no split {split!r}; splits are {', '.join(obj)}; set data.split")
-            obj = obj[split]
-        ds = obj
+        ds = _load_folder(p, split)
     elif p.exists():
         fmt = _file_format(p)
         if not fmt:
-            raise DataError(f"{p}: unknown file type {p.suffix or '(none)'}; use .json, .jsonl, .csv or .parquet")
+            raise DataError(f"{p}: unknown file type {p.suffix or '(none)'}; use .json, .jsonl, .csv, .tsv or .parquet")
         if p.stat().st_size == 0:
             raise DataError(f"{p}: the file is empty; add rows or choose another file")
         if fmt in ("json", "jsonl"):
-            text = _decode(p.read_bytes(), p)
-            if not text.strip():
-                raise DataError(f"{p}: the file is empty (only whitespace); add rows or choose another file")
-            rows = _read_jsonl(p, text) if fmt == "jsonl" else _read_json(p, text)
-            if limit:
-                rows = rows[:limit]
-            if not rows:
-                raise DataError(f"{p}: no rows; add rows or choose another file")
-            ds = _rows_to_dataset(rows, p)
-        else:
+            ds = _load_json_file(p, fmt, limit)
+        elif fmt == "csv":
+            head = _read_bytes(p, CSV_SCAN_BYTES)
             try:
-                if fmt == "csv":
-                    _decode(p.read_bytes()[:MAX_SCAN_ERRORS_BYTES], p)
-                    ds = datasets.load_dataset("csv", data_files=str(p), split="train",
-                                               delimiter="\t" if p.suffix.lower() == ".tsv" else ",")
-                else:
-                    ds = datasets.load_dataset("parquet", data_files=str(p), split="train")
+                _decode(head, p)
             except DataError:
-                raise
-            except Exception as e:
-                raise DataError(f"{p}: cannot read as {fmt} ({str(e).splitlines()[0][:160]})") from None
-    elif "/" in str(path) and not str(path).startswith((".", "/", "~")) and str(path).count("/") == 1:
-        try:
-            ds = datasets.load_dataset(str(path), split=split)
-        except Exception as e:
-            raise DataError(f"{path}: cannot load from the Hugging Face hub ({str(e).splitlines()[0][:120]}); "
-                            "check the id and your network, or use a local file") from None
+                if len(head) < CSV_SCAN_BYTES:
+                    raise
+                _decode(head[: head.rfind(b"\n") + 1], p)  # the scan may end mid-character
+            if not head.replace(BOM, b"").strip():
+                raise DataError(f"{p}: the file is empty (only whitespace); add rows or choose another file")
+            sep = "\t" if ".tsv" in [s.lower() for s in p.suffixes] else ","
+            ds = _load_builder("csv", p, delimiter=sep)
+        else:
+            ds = _load_builder("parquet", p)
+    elif _looks_like_hub_id(path):
+        ds = _load_hub(path, split)
     else:
-        raise DataError(f"{path}: no such file; check data.path (relative paths start from {os.getcwd()})")
+        where = "" if p.is_absolute() else f" (relative paths start from {os.getcwd()})"
+        raise DataError(f"{path}: no such file; check data.path{where}")
     if limit and len(ds) > limit:
         ds = ds.select(range(limit))
     if len(ds) == 0:
@@ -235,34 +448,54 @@ def load_raw(path: str, *, split: str = "train", limit: int | None = None):
 # --------------------------------------------------------------------------- detection
 
 
-def _name(column: str) -> str:
-    """A column name as it can appear in a one-line message."""
-    return column if column.isprintable() and column.strip() == column and column else repr(column)
-
-
-def _names(columns) -> str:
-    return ", ".join(_name(c) for c in columns)
+def _chat_style(rows: list[dict], column: str) -> str | None:
+    """"sharegpt" for {from, value} turns, "messages" for {role, content}, None when the sample cannot tell."""
+    for row in rows:
+        value = row.get(column) if isinstance(row, dict) else None
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                continue
+        if not isinstance(value, list):
+            continue
+        for turn in value:
+            if isinstance(turn, dict):
+                if turn.get("from") is not None or turn.get("value") is not None:
+                    return "sharegpt"
+                if turn.get("role") is not None or turn.get("content") is not None:
+                    return "messages"
+    return None
 
 
 def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "auto",
                   mapping: dict[str, str] | None = None, source: str = "data") -> tuple[str, dict[str, str]]:
-    """(format, role -> column). ``mapping`` (config ``data.columns``) wins over detection."""
-    lower = {c.lower(): c for c in columns}
+    """(format, role -> column). Column names match case-insensitively; the first match wins.
+
+    ``mapping`` (config ``data.columns``) overrides or extends detection; ``forced``
+    (config ``data.format``) fixes the format. ``sample_rows`` (a few rows) tell a
+    ``messages`` column holding ShareGPT turns from OpenAI ones, and vice versa.
+    """
+    columns = list(columns)
+    lower: dict[str, str] = {}
+    for c in columns:
+        lower.setdefault(str(c).strip().lower(), c)
     user = dict(mapping or {})
     for role, col in user.items():
         if role not in ROLES:
             raise DataError(f"data.columns.{_name(role)}: unknown role; roles are {', '.join(ROLES)}")
         if col not in columns:
-            raise DataError(f"data.columns.{_name(role)}: column {col!r} not in {source}; columns are: {_names(columns)}")
+            raise DataError(f"data.columns.{_name(role)}: column {str(col)!r} not in {source}; "
+                            f"columns are: {_names(columns)}")
 
     def col(name: str) -> str | None:
         return lower.get(name)
 
     candidates: list[tuple[str, dict[str, str]]] = []
-    if col("messages"):
-        candidates.append(("messages", {"messages": col("messages")}))
-    if col("conversations"):
-        candidates.append(("sharegpt", {"conversations": col("conversations")}))
+    for name, default in (("messages", "messages"), ("conversations", "sharegpt")):
+        if col(name):
+            fmt = _chat_style(sample_rows, col(name)) or default
+            candidates.append((fmt, {"messages" if fmt == "messages" else "conversations": col(name)}))
     if col("instruction") and col("output"):
         m = {"instruction": col("instruction"), "output": col("output")}
         if col("input"):
@@ -271,7 +504,7 @@ def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "au
     for a, b in QA_PAIRS:
         if col(a) and col(b):
             m = {"instruction": col(a), "output": col(b)}
-            if a == "question" and col("context"):
+            if a in ("question", "query") and col("context"):
                 m["input"] = col("context")
             candidates.append(("qa", m))
             break
@@ -285,16 +518,38 @@ def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "au
         if forced not in FORMATS:
             raise DataError(f"data.format: must be one of auto, {', '.join(FORMATS)}, got {forced!r}")
         found = next((m for f, m in candidates if f == forced), None)
-        if found is None and forced == "qa":
-            found = next((m for f, m in candidates if f == "alpaca"), None)
+        if found is None and forced in ("qa", "alpaca"):  # both make instruction records
+            found = next((m for f, m in candidates if f in ("qa", "alpaca")), None)
+        if found is None and forced in ("messages", "sharegpt"):  # a chat column under the other name
+            other = next((m for f, m in candidates if f in ("messages", "sharegpt")), None)
+            if other:
+                found = {"messages" if forced == "messages" else "conversations": next(iter(other.values()))}
         m = {**(found or {}), **user}
+        if forced == "messages" and "conversations" in m and "messages" not in m:
+            m["messages"] = m.pop("conversations")
+        if forced == "sharegpt" and "messages" in m and "conversations" not in m:
+            m["conversations"] = m.pop("messages")
         _check_roles(forced, m, columns, source)
         return forced, m
 
     if user:
-        fmt = _format_from_roles(user)
-        base = next((m for f, m in candidates if f == fmt), {})
-        m = {**base, **user}
+        chat_col = user.get("messages") or user.get("conversations")
+        if chat_col is not None:
+            fmt = _chat_style(sample_rows, chat_col) or ("messages" if "messages" in user else "sharegpt")
+            m = {k: v for k, v in user.items() if k not in ("messages", "conversations")}
+            m["messages" if fmt == "messages" else "conversations"] = chat_col
+        elif {"instruction", "input", "output"} & user.keys():
+            # the detected qa/alpaca mapping, extended or overridden by the user's
+            fmt, base = next(((f, m) for f, m in candidates if f in ("qa", "alpaca")),
+                             ("alpaca" if "input" in user else "qa", {}))
+            m = {**base, **user}
+        elif "text" in user:
+            fmt, m = "text", dict(user)
+        elif candidates:  # only extras such as system: keep what was detected
+            fmt, base = candidates[0]
+            m = {**base, **user} if fmt in ("qa", "alpaca") else base
+        else:
+            fmt, m = "qa", dict(user)
         _check_roles(fmt, m, columns, source)
         return fmt, m
     if candidates:
@@ -304,16 +559,6 @@ def detect_format(columns: list[str], sample_rows: list[dict], forced: str = "au
         f"{source}: cannot detect the format from columns [{_names(columns)}]; map them in the config, "
         f"e.g. {example}, or set data.format"
     )
-
-
-def _format_from_roles(roles: dict[str, str]) -> str:
-    if "messages" in roles:
-        return "messages"
-    if "conversations" in roles:
-        return "sharegpt"
-    if "instruction" in roles or "output" in roles:
-        return "alpaca" if "input" in roles else "qa"
-    return "text"
 
 
 REQUIRED = {"alpaca": ("instruction", "output"), "qa": ("instruction", "output"), "text": ("text",),
@@ -336,8 +581,10 @@ def _text(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, ensure_ascii=False, default=str)
     return str(value)
 
 
@@ -345,64 +592,133 @@ def _as_list(value: Any, what: str) -> list:
     if value is None:
         return []
     if isinstance(value, str):
+        if not value.strip():
+            return []
         try:
             value = json.loads(value)
         except json.JSONDecodeError:
-            raise DataError(f"{what}: expected a list of turns, got text") from None
+            raise DataError(f"{what}: expected a list of turns, got text that is not a JSON list") from None
+    if isinstance(value, tuple):
+        value = list(value)
     if not isinstance(value, list):
-        raise DataError(f"{what}: expected a list of turns, got {type(value).__name__}")
+        raise DataError(f"{what}: expected a list of turns, got {_json_type(value)}")
     return value
 
 
+def _content(value: Any, where: str) -> str:
+    """A turn's content; OpenAI content parts ([{type: text, text}]) keep their text."""
+    if isinstance(value, list) and value and all(isinstance(part, dict) for part in value):
+        texts = []
+        for j, part in enumerate(value):
+            if part.get("text") is not None:
+                texts.append(_text(part["text"]))
+            elif part.get("type") not in (None, "text"):
+                raise DataError(f"{where}.content[{j}]: a {_name(part.get('type'))} part; only text can be "
+                                "trained, remove it from the row")
+        return "".join(texts)
+    return _text(value)
+
+
+def _tool_calls(calls: Any) -> str:
+    if isinstance(calls, str):
+        return calls.strip()
+    if not isinstance(calls, list):
+        return _text(calls)
+    out = []
+    for call in calls:
+        fn = call.get("function") if isinstance(call, dict) and isinstance(call.get("function"), dict) else call
+        if isinstance(fn, dict):
+            args = fn.get("arguments")
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    pass
+            out.append(json.dumps({"name": fn.get("name"), "arguments": args}, ensure_ascii=False, default=str))
+        else:
+            out.append(_text(fn))
+    return "\n".join(out)
+
+
+def _chat(turns: list, what: str, row: dict) -> list[dict[str, str]]:
+    sharegpt = what == "conversations"
+    shape = "{from, value}" if sharegpt else "{role, content}"
+    known = "human, gpt, system, function_call or observation" if sharegpt else "system, user, assistant or tool"
+    messages = []
+    for i, m in enumerate(turns):
+        where = f"{what}[{i}]"
+        if not isinstance(m, dict):
+            raise DataError(f"{where}: expected {shape}, got {_json_type(m)}")
+        who = m.get("from") if m.get("from") is not None else m.get("role")
+        if who is None:
+            raise DataError(f"{where}: has no {'from' if sharegpt else 'role'}; expected {shape}")
+        role = CHAT_ROLES.get(str(who).strip().lower())
+        if role is None:
+            raise DataError(f"{where}: unknown role {_name(who)!r}; use {known}")
+        value = m.get("value") if m.get("value") is not None else m.get("content")
+        content = _content(value, where)
+        if m.get("tool_calls"):
+            calls = _tool_calls(m["tool_calls"])
+            content = f"{content}\n{calls}" if content else calls
+        messages.append({"role": role, "content": content})
+    tools = row.get("tools")
+    tools = tools.strip() if isinstance(tools, str) else ("" if tools is None else _text(tools))
+    if tools and tools not in ("[]", "{}", "null"):
+        at = 1 if messages and messages[0]["role"] == "system" else 0
+        messages.insert(at, {"role": "system", "content": "Tools available:\n" + tools})
+    return messages
+
+
 def to_record(row: dict, fmt: str, mapping: dict[str, str]) -> dict:
-    """One raw row -> the internal shape the templates consume (see module docstring)."""
+    """One raw row -> the internal shape the templates consume (see the module docstring).
+
+    Never fails on odd values (None -> "", numbers -> text); raises DataError only for
+    a row that cannot be a record (e.g. a chat turn that is not an object).
+    """
+    if not isinstance(row, dict):
+        raise DataError(f"expected a row object, got {_json_type(row)}")
+    mapping = mapping or {}
+
+    def get(role: str) -> Any:
+        return row.get(mapping[role]) if role in mapping else None
+
+    if fmt not in FORMATS:
+        raise DataError(f"data.format: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+    missing = [r for r in REQUIRED[fmt] if r not in mapping]
+    if missing == ["instruction"] and "input" in mapping:
+        missing = []  # {input, output}: the input is the instruction
+    if missing:
+        need = ", ".join(f"{r}: <column>" for r in missing)
+        raise DataError(f"format {fmt} needs the role(s) {', '.join(missing)}; map them with data.columns: {{{need}}}")
     if fmt in ("alpaca", "qa"):
-        inp = _text(row.get(mapping["input"])) if "input" in mapping else ""
+        if "instruction" in mapping:
+            instruction, inp = _text(get("instruction")), _text(get("input"))
+        else:  # {input, output} only: the input is the instruction
+            instruction, inp = _text(get("input")), ""
         if inp.strip().lower() in NO_INPUT:
             inp = ""
-        return {"kind": "instruction", "system": _text(row.get(mapping["system"])) if "system" in mapping else "",
-                "instruction": _text(row.get(mapping["instruction"])), "input": inp,
-                "output": _text(row.get(mapping["output"]))}
+        return {"kind": "instruction", "system": _text(get("system")), "instruction": instruction, "input": inp,
+                "output": _text(get("output"))}
     if fmt == "text":
-        return {"kind": "text", "text": _text(row.get(mapping["text"]))}
-    if fmt == "messages":
-        messages = []
-        for i, m in enumerate(_as_list(row.get(mapping["messages"]), "messages")):
-            if not isinstance(m, dict):
-                raise DataError(f"messages[{i}]: expected {{role, content}}, got {type(m).__name__}")
-            role = str(m.get("role") or "").lower()
-            if role not in MESSAGE_ROLES:
-                raise DataError(f"messages[{i}]: unknown role {m.get('role')!r}; use system, user, assistant or tool")
-            messages.append({"role": MESSAGE_ROLES[role], "content": _text(m.get("content"))})
-        return {"kind": "chat", "messages": messages}
-    if fmt == "sharegpt":
-        messages = []
-        for i, m in enumerate(_as_list(row.get(mapping["conversations"]), "conversations")):
-            if not isinstance(m, dict):
-                raise DataError(f"conversations[{i}]: expected {{from, value}}, got {type(m).__name__}")
-            who = str(m.get("from") or m.get("role") or "").lower()
-            if who not in SHAREGPT_ROLES:
-                raise DataError(f"conversations[{i}]: unknown role {m.get('from')!r}; use human, gpt, system, "
-                                "function_call or observation")
-            value = m.get("value", m.get("content"))
-            messages.append({"role": SHAREGPT_ROLES[who], "content": _text(value)})
-        tools = _text(row.get("tools")).strip()
-        if tools and tools not in ("[]", "null"):
-            at = 1 if messages and messages[0]["role"] == "system" else 0
-            messages.insert(at, {"role": "system", "content": "Tools available:\n" + tools})
-        return {"kind": "chat", "messages": messages}
-    raise DataError(f"data.format: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
+        return {"kind": "text", "text": _text(get("text"))}
+    what = "messages" if fmt == "messages" else "conversations"
+    return {"kind": "chat", "messages": _chat(_as_list(get(what), what), what, row)}
 
 
 # --------------------------------------------------------------------------- config-level entry points
 
 
+def _file_kind(path: str) -> str:
+    p = Path(path).expanduser()
+    return "arrow" if p.is_dir() else (_file_format(p) or "hub")
+
+
 def _info(ds, path: str, cfg) -> DatasetInfo:
     columns = list(ds.column_names)
-    sample = [ds[i] for i in range(min(5, len(ds)))]
+    sample = ds.select(range(min(5, len(ds)))).to_list()
     fmt, mapping = detect_format(columns, sample, cfg.format, cfg.columns, source=str(path))
-    file_format = "arrow" if Path(path).is_dir() else (_file_format(Path(path)) or "hub")
-    return DatasetInfo(str(path), file_format, fmt, columns, len(ds), mapping, detected=cfg.format == "auto" and not cfg.columns)
+    return DatasetInfo(str(path), _file_kind(str(path)), fmt, columns, len(ds), mapping,
+                       detected=cfg.format == "auto" and not cfg.columns)
 
 
 def load_dataset(cfg) -> tuple[Any, DatasetInfo]:
@@ -411,9 +727,23 @@ def load_dataset(cfg) -> tuple[Any, DatasetInfo]:
     return ds, _info(ds, cfg.path, cfg)
 
 
-def load_validation(cfg) -> tuple[Any, DatasetInfo] | None:
-    """The separate validation file ``cfg.val_path``, read like the training data; None when unset."""
+def load_validation(cfg, train_info: DatasetInfo | None = None) -> tuple[Any, DatasetInfo] | None:
+    """The separate validation file ``cfg.val_path``; None when unset.
+
+    With ``train_info`` the file must hold the columns the training data maps, and
+    gets the training format and mapping (rows are encoded the same way); without
+    it, the file is detected like the training data (same data.format/columns).
+    """
     if not cfg.val_path:
         return None
     ds = load_raw(cfg.val_path, split=cfg.split)
-    return ds, _info(ds, cfg.val_path, cfg)
+    if train_info is None:
+        return ds, _info(ds, cfg.val_path, cfg)
+    columns = list(ds.column_names)
+    missing = [(role, col) for role, col in train_info.mapping.items() if col not in columns]
+    if missing:
+        used = ", ".join(f"{role} <- {_name(col)}" for role, col in missing)
+        raise DataError(f"data.val_path: {cfg.val_path} lacks the column(s) the training data uses ({used}); "
+                        f"its columns are: {_names(columns)}; give both files the same columns")
+    return ds, DatasetInfo(str(cfg.val_path), _file_kind(str(cfg.val_path)), train_info.format, columns, len(ds),
+                           dict(train_info.mapping), train_info.detected)
