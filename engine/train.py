@@ -121,7 +121,7 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
     template = resolve_template(cfg.data.template, info.format)
     validate_template(template, info.columns, info.format)
     val_raw = None
-    val = load_validation(cfg.data)
+    val = load_validation(cfg.data, info)  # same mapping as the training file
     if val is not None:
         val_raw = val[0]
     elif cfg.data.val_split > 0:

@@ -1,8 +1,14 @@
 """Template screen: each sample exactly as the trainer will see it.
 
-It calls engine.tokenize.encode_row, the very function the trainer uses, and
-draws its result: prompt segments dim, trained completion green, the cut at
-data.max_length marked, token counts, and a per-token view of the loss mask.
+It calls :func:`engine.tokenize.encode_row`, the very function the trainer
+uses, and only draws its result (tui/widgets/sample_view.py): prompt dim,
+trained completion bold green, the cut at ``data.max_length`` marked with the
+text past it struck through, token counts, and a per-token view of the loss
+mask. A worker checks the whole dataset (or its first STATS_ROWS rows, "≈")
+for truncated samples and samples with nothing to train.
+
+Keys: n/→ next, p/← previous, r random, g go to row, v token view,
+t train on prompt, e edit the template, Esc back to the sample.
 """
 
 from __future__ import annotations
@@ -16,71 +22,57 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label, Select, Static, Switch, TextArea
+from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from engine.config import BUILTIN_TEMPLATES
 from engine.errors import TuneDeckError
 
 from ..widgets.nav import NavTabs
+from ..widgets.sample_view import sample_text, token_counts, token_text
 
-STATS_ROWS = 2000
+STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
+CUSTOM = "custom"
+CUSTOM_EXAMPLE = "### Question:\n{instruction}\n\n### Answer:\n"
+
+
+def _error_line(e: BaseException) -> str:
+    if isinstance(e, TuneDeckError):
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    first = str(e).splitlines()[0][:160] if str(e) else ""
+    return f"{type(e).__name__}{': ' + first if first else ''}"
 
 
 class Prepared(Message):
-    def __init__(self, ds, info, tokenizer, error: str | None = None):
+    def __init__(self, key, ds, info, tokenizer, error: str | None = None):
         super().__init__()
-        self.ds, self.info, self.tokenizer, self.error = ds, info, tokenizer, error
+        self.key, self.ds, self.info, self.tokenizer, self.error = key, ds, info, tokenizer, error
 
 
 class SampleReady(Message):
-    def __init__(self, index: int, sample, error: str | None):
+    def __init__(self, key, index: int, sample, error: str | None):
         super().__init__()
-        self.index, self.sample, self.error = index, sample, error
+        self.key, self.index, self.sample, self.error = key, index, sample, error
 
 
 class StatsReady(Message):
-    def __init__(self, key, checked: int, total: int, truncated: int, untrained: int, errors: int):
+    def __init__(self, key, checked: int, total: int, truncated: int, untrained: int, errors: int,
+                 first_error: str | None, done: bool):
         super().__init__()
         self.key, self.checked, self.total = key, checked, total
-        self.truncated, self.untrained, self.errors = truncated, untrained, errors
+        self.truncated, self.untrained, self.errors, self.first_error, self.done = truncated, untrained, errors, first_error, done
 
 
-def sample_text(sample, tokenizer) -> Text:
-    """The rendered sample: prompt dim, completion bold green, text past max_length struck through."""
-    rendered = sample.rendered
-    view = sample.token_view(tokenizer)
-    joined = "".join(t for t, _, _ in view)
-    lead = len(joined) - len(rendered.text)  # a BOS token shows text that is not in the rendered sample
-    kept_chars = sum(len(t) for t, _, beyond in view if not beyond) - max(0, lead)
-    out = Text()
-    pos = 0
-    for seg in rendered.segments:
-        style = "bold green" if seg.trained else "dim"
-        for part_start, part_end in ((pos, min(pos + len(seg.text), kept_chars)), (max(pos, kept_chars), pos + len(seg.text))):
-            if part_end <= part_start:
-                continue
-            chunk = rendered.text[part_start:part_end]
-            if part_start >= kept_chars:
-                if part_start == kept_chars:
-                    out.append(f" ✂ truncated at {len(sample.input_ids)} tokens ✂ ", style="bold white on red")
-                out.append(chunk, style=f"{style} strike dim")
-            else:
-                out.append(chunk, style=style)
-        pos += len(seg.text)
-    return out
+class SampleScroll(VerticalScroll, inherit_bindings=False):
+    """The sample pane: scrolls up/down only, so ←/→ step through samples."""
 
-
-def token_text(sample, tokenizer) -> Text:
-    """Every token in a box: green carries loss, dim does not, red past max_length."""
-    out = Text()
-    for i, (tok, trained, beyond) in enumerate(sample.token_view(tokenizer)):
-        shown = tok.replace(" ", "·").replace("\n", "⏎") or "∅"
-        style = "red strike" if beyond else ("black on green" if trained else "dim reverse")
-        out.append(shown, style=style)
-        out.append(" ")
-        if "\n" in tok:
-            out.append("\n")
-    return out
+    BINDINGS = [
+        Binding("up", "scroll_up", "Scroll up", show=False),
+        Binding("down", "scroll_down", "Scroll down", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home", "scroll_home", "Top", show=False),
+        Binding("end", "scroll_end", "Bottom", show=False),
+    ]
 
 
 class TemplateScreen(Screen):
@@ -91,172 +83,252 @@ class TemplateScreen(Screen):
         Binding("p,left", "step(-1)", "Prev"),
         Binding("r", "random", "Random"),
         Binding("g", "goto", "Go to row"),
-        Binding("v", "toggle_tokens", "Token view"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("v", "toggle_tokens", "Tokens"),
+        Binding("t", "toggle_train_on_prompt", "Train on prompt", show=False),
+        Binding("e", "edit", "Edit template", show=False),
+        Binding("escape", "leave_field", "Back"),
     ]
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
         self.ds = None
         self.info = None
         self.tokenizer = None
         self.index = 0
         self.sample = None
+        self.sample_index: int | None = None
         self.show_tokens = False
         self._prepared_for = None
+        self._stats_timer = None
 
+    # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         cfg = self.app.state.config.data
         custom = cfg.template not in BUILTIN_TEMPLATES
         yield NavTabs("template")
         with Horizontal(id="tpl-bar"):
-            yield Label("Template", classes="bar-label")
-            yield Select([(t, t) for t in BUILTIN_TEMPLATES] + [("custom", "custom")], id="tpl",
-                         value="custom" if custom else cfg.template, allow_blank=False)
-            yield Label("max_length", classes="bar-label")
-            yield Input(str(cfg.max_length), id="tpl-maxlen", type="integer")
-            yield Label("train on prompt", classes="bar-label")
-            yield Switch(cfg.train_on_prompt, id="tpl-top")
-        yield TextArea(cfg.template if custom else "### Question:\n{question}\n\n### Answer:\n", id="tpl-custom",
-                       classes="" if custom else "hidden")
-        yield Static("", id="tpl-valid")
+            yield Label("Template", classes="tpl-label")
+            yield Select([(Text(t), t) for t in BUILTIN_TEMPLATES] + [(Text("custom…"), CUSTOM)], id="tpl",
+                         value=CUSTOM if custom else cfg.template, allow_blank=False, compact=True)
+            yield Label("max_length", classes="tpl-label")
+            yield Input(str(cfg.max_length), id="tpl-maxlen", type="integer", compact=True)
+            yield Checkbox("train on prompt", cfg.train_on_prompt, id="tpl-top", compact=True)
+        yield TextArea(cfg.template if custom else CUSTOM_EXAMPLE, id="tpl-custom", classes="" if custom else "hidden",
+                       soft_wrap=True, show_line_numbers=False, tab_behavior="focus")
+        yield Static("", id="tpl-valid", classes="hidden")
         yield Static("", id="tpl-head")
-        with VerticalScroll(id="tpl-view"):
+        with SampleScroll(id="tpl-view"):
             yield Static("", id="tpl-sample")
         yield Static("", id="tpl-stats")
         with Horizontal(id="tpl-goto-bar", classes="hidden"):
-            yield Label("Row", classes="bar-label")
-            yield Input(id="tpl-goto", type="integer", placeholder="row number, Enter")
+            yield Label("Go to row", classes="tpl-label")
+            yield Input(id="tpl-goto", type="integer", placeholder="row number, Enter (Esc: cancel)", compact=True)
         yield Footer()
 
     def on_mount(self) -> None:
         self._prepare()
 
-    def on_screen_resume(self) -> None:
+    def _data_key(self):
         cfg = self.app.state.config
-        key = (cfg.data.path, cfg.data.format, tuple(sorted(cfg.data.columns.items())), cfg.data.limit, cfg.model.name)
-        if key != self._prepared_for:
+        return (str(cfg.data.path), cfg.data.format, tuple(sorted(cfg.data.columns.items())), cfg.data.limit,
+                cfg.data.split, cfg.model.name)
+
+    def _preview_key(self):
+        cfg = self.app.state.config.data
+        return (self._data_key(), cfg.template, cfg.max_length, cfg.train_on_prompt, cfg.system_prompt)
+
+    def on_screen_resume(self) -> None:
+        self._sync_controls()
+        if self._data_key() != self._prepared_for:
             self._prepare()
         else:
-            self._refresh_sample()
+            self._changed(stats_delay=0)
 
-    # -- data and tokenizer ---------------------------------------------------------------------
+    def _sync_controls(self) -> None:
+        """Show the shared config's values (another screen may have changed them)."""
+        cfg = self.app.state.config.data
+        custom = cfg.template not in BUILTIN_TEMPLATES
+        sel = self.query_one("#tpl", Select)
+        with self.prevent(Select.Changed, Input.Changed, Checkbox.Changed, TextArea.Changed):
+            sel.value = CUSTOM if custom else cfg.template
+            if custom and self.query_one("#tpl-custom", TextArea).text != cfg.template:
+                self.query_one("#tpl-custom", TextArea).text = cfg.template
+            self.query_one("#tpl-custom").set_class(not custom, "hidden")
+            if self.query_one("#tpl-maxlen", Input).value != str(cfg.max_length):
+                self.query_one("#tpl-maxlen", Input).value = str(cfg.max_length)
+            self.query_one("#tpl-top", Checkbox).value = cfg.train_on_prompt
+
+    # -- data and tokenizer -----------------------------------------------------------------------
     def _prepare(self) -> None:
         cfg = self.app.state.config
-        self._prepared_for = (cfg.data.path, cfg.data.format, tuple(sorted(cfg.data.columns.items())), cfg.data.limit, cfg.model.name)
-        self.query_one("#tpl-head", Static).update(Text(f"Loading {cfg.data.path} and the {cfg.model.name} tokenizer …", style="italic"))
-        self._load()
+        self._prepared_for = self._data_key()
+        self.ds = self.info = None
+        self.sample = None
+        self.query_one("#tpl-head", Static).update(
+            Text(f"Loading {cfg.data.path} and the {cfg.model.name} tokenizer …", style="italic"))
+        self.query_one("#tpl-sample", Static).update("")
+        self.query_one("#tpl-stats", Static).update("")
+        self._load(self._prepared_for)
 
     @work(thread=True, exclusive=True, group="tpl-load", exit_on_error=False)
-    def _load(self) -> None:
+    def _load(self, key) -> None:
         from engine.data import load_dataset
 
         try:
             ds, info = load_dataset(self.app.state.config.data)
-            tokenizer = self.app.tokenizer()
-        except TuneDeckError as e:
-            self.post_message(Prepared(None, None, None, str(e)))
+            tokenizer_of = getattr(self.app, "tokenizer", None)
+            if callable(tokenizer_of):
+                tokenizer = tokenizer_of()
+            else:
+                from engine.model import load_tokenizer
+
+                tokenizer = load_tokenizer(self.app.state.config.model)
+        except Exception as e:  # a one-line message; the app stays up
+            self.post_message(Prepared(key, None, None, None, _error_line(e)))
             return
-        except Exception as e:
-            self.post_message(Prepared(None, None, None, f"{type(e).__name__}: {e}"))
-            return
-        self.post_message(Prepared(ds, info, tokenizer))
+        self.post_message(Prepared(key, ds, info, tokenizer))
 
     def on_prepared(self, msg: Prepared) -> None:
+        if msg.key != self._prepared_for:
+            return
         if msg.error:
             self.query_one("#tpl-head", Static).update(Text(f"⚠ {msg.error}", style="bold red"))
             self.query_one("#tpl-sample", Static).update("")
             return
         self.ds, self.info, self.tokenizer = msg.ds, msg.info, msg.tokenizer
-        self.index = min(self.index, len(self.ds) - 1)
-        self._refresh_sample()
-        self._refresh_stats()
+        self.index = max(0, min(self.index, len(self.ds) - 1))
+        self._changed(stats_delay=0)
 
-    # -- the sample -----------------------------------------------------------------------------
+    # -- the sample -------------------------------------------------------------------------------
     def _refresh_sample(self) -> None:
-        if self.ds is None:
+        if self.ds is None or not self._validate():
             return
-        if not self._validate():
-            return
-        self._encode(self.index)
+        self._encode(self._preview_key(), self.index)
 
     @work(thread=True, exclusive=True, group="tpl-encode", exit_on_error=False)
-    def _encode(self, index: int) -> None:
+    def _encode(self, key, index: int) -> None:
         from engine.tokenize import encode_row
 
         try:
             sample = encode_row(self.ds[index], self.info, self.app.state.config.data, self.tokenizer)
-            self.post_message(SampleReady(index, sample, None))
-        except TuneDeckError as e:
-            self.post_message(SampleReady(index, None, str(e)))
+        except Exception as e:
+            self.post_message(SampleReady(key, index, None, _error_line(e)))
+            return
+        self.post_message(SampleReady(key, index, sample, None))
 
     def on_sample_ready(self, msg: SampleReady) -> None:
-        head = self.query_one("#tpl-head", Static)
-        body = self.query_one("#tpl-sample", Static)
-        cfg = self.app.state.config.data
-        if msg.error:
-            head.update(Text(f"Row {msg.index + 1}/{len(self.ds)}  ⚠ {msg.error}", style="bold red"))
-            body.update("")
+        if msg.key != self._preview_key() or msg.index != self.index or self.ds is None:
             return
-        s = self.sample = msg.sample
+        head = self.query_one("#tpl-head", Static)
+        if msg.error:
+            self.sample = None
+            head.update(Text(f"Row {msg.index + 1:,}/{len(self.ds):,}  ⚠ {msg.error}", style="bold red"))
+            self.query_one("#tpl-sample", Static).update("")
+            return
+        self.sample, self.sample_index = msg.sample, msg.index
+        head.update(self._head_text(msg.sample, msg.index))
+        self._draw_sample()
+
+    def _head_text(self, s, index: int) -> Text:
         from engine.templates import resolve_template
 
-        prompt_tokens = sum(1 for lab in s.labels if lab == -100)
+        cfg = self.app.state.config.data
+        prompt, trained, total = token_counts(s)
         t = Text()
-        t.append(f"Row {msg.index + 1}/{len(self.ds)}", style="bold")
-        t.append(f"  {resolve_template(cfg.template, self.info.format)} · {self.info.format}  ")
-        t.append(f"prompt {prompt_tokens}", style="dim")
-        t.append(" · ")
-        t.append(f"trained {s.num_trained}", style="bold green")
-        t.append(f" · total {len(s.input_ids)}/{cfg.max_length}")
+        t.append(f"Row {index + 1:,}/{len(self.ds):,}", style="bold")
+        name = resolve_template(cfg.template, self.info.format) if cfg.template in BUILTIN_TEMPLATES else "custom"
+        t.append(f" · {name}{' (auto)' if cfg.template == 'auto' else ''} · ", style="dim")
+        t.append(f"prompt {prompt}", style="dim")
+        t.append(" + ")
+        t.append(f"trained {trained}", style="bold green")
+        t.append(f" = {total}/{cfg.max_length} tokens")
         if s.truncated:
-            t.append(f"  ✂ truncated ({s.full_length} tokens)", style="bold red")
+            t.append(f"\n✂ truncated: {s.full_length} tokens, {s.full_length - total} cut", style="bold red")
         if s.empty_completion:
-            t.append("  ⚠ empty answer: dropped", style="bold yellow")
+            t.append("\n⚠ empty answer: the trainer drops this sample", style="bold yellow")
         elif s.num_trained == 0:
-            t.append("  ⚠ no trained tokens: dropped", style="bold yellow")
-        head.update(t)
-        body.update(token_text(s, self.tokenizer) if self.show_tokens else sample_text(s, self.tokenizer))
+            t.append("\n⚠ no trained tokens: the answer is past max_length, so the trainer drops it",
+                     style="bold yellow")
+        return t
 
-    def _refresh_stats(self) -> None:
-        if self.ds is not None and self._validate(quiet=True):
-            self.query_one("#tpl-stats", Static).update(Text("checking all samples …", style="italic dim"))
-            self._stats()
+    def _draw_sample(self) -> None:
+        if self.sample is None or self.tokenizer is None:
+            return
+        s = self.sample
+        cfg = self.app.state.config.data
+        body = token_text(s, self.tokenizer) if self.show_tokens else sample_text(
+            s, self.tokenizer, train_on_prompt=cfg.train_on_prompt)
+        self.query_one("#tpl-sample", Static).update(body)
+
+    # -- dataset-wide warnings --------------------------------------------------------------------
+    def _schedule_stats(self, delay: float) -> None:
+        if self._stats_timer is not None:
+            self._stats_timer.stop()
+            self._stats_timer = None
+        if self.ds is None or not self._validate(quiet=True):
+            self.workers.cancel_group(self, "tpl-stats")
+            self.query_one("#tpl-stats", Static).update("")
+            return
+        if delay <= 0:
+            self._start_stats()
+        else:
+            self._stats_timer = self.set_timer(delay, self._start_stats)
+
+    def _start_stats(self) -> None:
+        self._stats_timer = None
+        if self.ds is None:
+            return
+        self.query_one("#tpl-stats", Static).update(Text("checking the samples …", style="italic dim"))
+        self._stats(self._preview_key())
 
     @work(thread=True, exclusive=True, group="tpl-stats", exit_on_error=False)
-    def _stats(self) -> None:
+    def _stats(self, key) -> None:
+        import time
+
         from textual.worker import get_current_worker
 
         from engine.tokenize import encode_row
 
         cfg = self.app.state.config.data
-        key = (cfg.template, cfg.max_length, cfg.train_on_prompt)
         worker = get_current_worker()
-        n = min(len(self.ds), STATS_ROWS)
+        ds, info, tok = self.ds, self.info, self.tokenizer
+        n = min(len(ds), STATS_ROWS)
         truncated = untrained = errors = 0
+        first_error = None
+        last = time.monotonic()
         for i in range(n):
             if worker.is_cancelled:
                 return
             try:
-                s = encode_row(self.ds[i], self.info, cfg, self.tokenizer)
-            except TuneDeckError:
+                s = encode_row(ds[i], info, cfg, tok)
+            except Exception as e:
                 errors += 1
+                first_error = first_error or f"row {i + 1}: {_error_line(e)}"
                 continue
             truncated += s.truncated
             untrained += not s.trainable
-        self.post_message(StatsReady(key, n, len(self.ds), truncated, untrained, errors))
+            if time.monotonic() - last > 0.5:
+                last = time.monotonic()
+                self.post_message(StatsReady(key, i + 1, len(ds), truncated, untrained, errors, first_error, False))
+        self.post_message(StatsReady(key, n, len(ds), truncated, untrained, errors, first_error, True))
 
     def on_stats_ready(self, msg: StatsReady) -> None:
-        approx = "" if msg.checked == msg.total else f" (first {msg.checked:,} of {msg.total:,})"
-        t = Text(f"Dataset{approx}: ")
-        t.append(f"{msg.truncated} of {msg.checked} truncated", style="red" if msg.truncated else "green")
+        if msg.key != self._preview_key():
+            return
+        approx = "" if msg.checked == msg.total and msg.done else "≈ "
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(approx)
+        t.append(f"{msg.truncated:,} of {msg.checked:,} samples truncated",
+                 style="bold red" if msg.truncated else "green")
         t.append(", ")
-        t.append(f"{msg.untrained} with nothing to train", style="yellow" if msg.untrained else "green")
+        t.append(f"{msg.untrained:,} with no trained tokens", style="bold yellow" if msg.untrained else "green")
         if msg.errors:
-            t.append(f", {msg.errors} cannot be formatted", style="bold red")
+            t.append(f", {msg.errors:,} cannot be formatted ({msg.first_error})", style="bold red")
+        if msg.checked < msg.total:
+            t.append(f" (first {msg.checked:,} of {msg.total:,} rows{'' if msg.done else ' so far'})", style="dim")
         self.query_one("#tpl-stats", Static).update(t)
 
-    # -- controls -------------------------------------------------------------------------------
+    # -- controls ---------------------------------------------------------------------------------
     def _validate(self, quiet: bool = False) -> bool:
         from engine.templates import resolve_template, validate_template
 
@@ -268,18 +340,33 @@ class TemplateScreen(Screen):
             validate_template(resolve_template(cfg.template, self.info.format), self.info.columns, self.info.format)
         except TuneDeckError as e:
             label.update(Text(f"⚠ {e}", style="bold red"))
+            label.remove_class("hidden")
             self.app.state.invalid["data.template"] = str(e)
+            if not quiet:
+                self.sample = None
+                self.query_one("#tpl-head", Static).update(Text("No preview: fix the template", style="bold red"))
+                self.query_one("#tpl-sample", Static).update("")
             return False
-        label.update("")
+        if self.query_one("#tpl", Select).value == CUSTOM:
+            from engine.templates import template_fields
+
+            fields = template_fields(cfg.template)
+            label.update(Text("✓ fields: " + (", ".join(f"{{{f}}}" for f in fields) or "none")
+                              + " · the answer (output) is appended and trained", style="green"))
+            label.remove_class("hidden")
+        else:
+            label.update("")
+            label.add_class("hidden")
         self.app.state.invalid.pop("data.template", None)
         return True
 
     @on(Select.Changed, "#tpl")
     def _template_changed(self, event: Select.Changed) -> None:
         area = self.query_one("#tpl-custom", TextArea)
-        if event.value == "custom":
+        if event.value == CUSTOM:
             area.remove_class("hidden")
             self.app.state.config.data.template = area.text
+            area.focus()
         else:
             area.add_class("hidden")
             self.app.state.config.data.template = str(event.value)
@@ -288,29 +375,39 @@ class TemplateScreen(Screen):
 
     @on(TextArea.Changed, "#tpl-custom")
     def _custom_changed(self) -> None:
-        if self.query_one("#tpl", Select).value == "custom":
+        if self.query_one("#tpl", Select).value == CUSTOM:
             self.app.state.config.data.template = self.query_one("#tpl-custom", TextArea).text
-            self._changed()
+            self.app.state.dirty = True
+            self._changed(stats_delay=0.8)
 
     @on(Input.Changed, "#tpl-maxlen")
     def _maxlen_changed(self, event: Input.Changed) -> None:
+        label = self.query_one("#tpl-valid", Static)
         try:
             value = int(event.value)
-            assert value > 0
-        except (ValueError, AssertionError):
-            self.query_one("#tpl-valid", Static).update(Text("⚠ data.max_length: must be a whole number > 0", style="bold red"))
+            if value <= 0:
+                raise ValueError
+        except ValueError:
+            label.update(Text("⚠ data.max_length: must be a whole number > 0", style="bold red"))
+            label.remove_class("hidden")
+            self.app.state.invalid["data.max_length"] = "must be a whole number > 0"
             return
-        self.app.state.config.data.max_length = value
+        self.app.state.invalid.pop("data.max_length", None)
+        if value != self.app.state.config.data.max_length:
+            self.app.state.config.data.max_length = value
+            self.app.state.dirty = True
+        self._changed(stats_delay=0.8)
+
+    @on(Checkbox.Changed, "#tpl-top")
+    def _top_changed(self, event: Checkbox.Changed) -> None:
+        if event.value != self.app.state.config.data.train_on_prompt:
+            self.app.state.config.data.train_on_prompt = event.value
+            self.app.state.dirty = True
         self._changed()
 
-    @on(Switch.Changed, "#tpl-top")
-    def _top_changed(self, event: Switch.Changed) -> None:
-        self.app.state.config.data.train_on_prompt = event.value
-        self._changed()
-
-    def _changed(self) -> None:
+    def _changed(self, stats_delay: float = 0.3) -> None:
         self._refresh_sample()
-        self._refresh_stats()
+        self._schedule_stats(stats_delay)
 
     def action_step(self, delta: int) -> None:
         if self.ds is not None:
@@ -318,8 +415,8 @@ class TemplateScreen(Screen):
             self._refresh_sample()
 
     def action_random(self) -> None:
-        if self.ds is not None:
-            self.index = random.randrange(len(self.ds))
+        if self.ds is not None and len(self.ds) > 1:
+            self.index = random.choice([i for i in random.sample(range(len(self.ds)), 2) if i != self.index])
             self._refresh_sample()
 
     def action_goto(self) -> None:
@@ -329,17 +426,27 @@ class TemplateScreen(Screen):
     @on(Input.Submitted, "#tpl-goto")
     def _goto_submitted(self, event: Input.Submitted) -> None:
         self.query_one("#tpl-goto-bar").add_class("hidden")
+        event.input.value = ""
         if self.ds is not None and event.value.strip():
             self.index = max(0, min(int(event.value) - 1, len(self.ds) - 1))
             self._refresh_sample()
         self.query_one("#tpl-view").focus()
 
+    def action_toggle_tokens(self) -> None:
+        self.show_tokens = not self.show_tokens
+        self._draw_sample()
+
+    def action_toggle_train_on_prompt(self) -> None:
+        box = self.query_one("#tpl-top", Checkbox)
+        box.value = not box.value
+
+    def action_edit(self) -> None:
+        sel = self.query_one("#tpl", Select)
+        if sel.value != CUSTOM:
+            sel.value = CUSTOM
+        else:
+            self.query_one("#tpl-custom", TextArea).focus()
+
     def action_leave_field(self) -> None:
         self.query_one("#tpl-goto-bar").add_class("hidden")
         self.query_one("#tpl-view").focus()
-
-    def action_toggle_tokens(self) -> None:
-        self.show_tokens = not self.show_tokens
-        if self.sample is not None and self.tokenizer is not None:
-            body = self.query_one("#tpl-sample", Static)
-            body.update(token_text(self.sample, self.tokenizer) if self.show_tokens else sample_text(self.sample, self.tokenizer))
