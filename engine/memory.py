@@ -16,6 +16,7 @@ from pathlib import Path
 from .config import Config
 
 GB = 1024**3
+ACTIVATION_BYTES_PER_HIDDEN = 34  # per token, per layer, per hidden unit, 16-bit (Korthikanti et al. 2022, no recompute)
 DEMO_SHAPE = {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30, "vocab_size": 49152,
               "num_attention_heads": 9, "num_key_value_heads": 3, "tie_word_embeddings": True}
 
@@ -107,7 +108,12 @@ def estimate_memory(cfg: Config, device: tuple[str, float | None] | None = None)
     lora = lora_params * 4
     optimizer = lora_params * (4 + 8)  # fp32 gradients + AdamW moments
     tokens = (cfg.training.max_tokens_per_batch or cfg.training.batch_size * cfg.data.max_length)
-    per_token_layer = (2 if cfg.model.gradient_checkpointing else 34) * h * compute_bytes / 2
-    activations = tokens * layers * per_token_layer + tokens * vocab * 4 * 2  # logits and their gradient, float32
+    per_layer = tokens * h * ACTIVATION_BYTES_PER_HIDDEN * compute_bytes / 2  # ~34 bytes per hidden unit at 16-bit
+    if cfg.model.gradient_checkpointing:
+        # Only each block's input is kept; one block's activations are rebuilt at a time in the backward pass.
+        blocks = layers * tokens * h * compute_bytes + per_layer
+    else:
+        blocks = layers * per_layer
+    activations = blocks + tokens * vocab * 4 * 2  # logits and their gradient, float32
     total = weights + lora + optimizer + activations + 0.3 * GB  # runtime overhead
     return MemoryEstimate(params, weights / GB, lora / GB, optimizer / GB, activations / GB, total / GB, name, device_gb)

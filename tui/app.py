@@ -1,8 +1,17 @@
 """TuneDeck's Textual app: Data, Template, Config and Train screens over one shared config.
 
 Nothing heavy is imported here: torch, transformers and datasets load inside
-worker threads, so the first frame paints at once. Screens are Textual modes;
-switch with 1-4 (or F2-F5), the tabs at the top, or the command palette (Ctrl+P).
+worker threads, so the first frame paints at once, even over a slow SSH link.
+
+Each screen is a Textual mode (its state survives switching away). Keys that
+work everywhere, also while typing in a field and inside tmux:
+
+    F2 F3 F4 F5       Data, Template, Config, Train   (also 1 2 3 4 outside text fields)
+    Ctrl+T            start training with the current config (disabled while a field is invalid or a run is going)
+    Ctrl+P            command palette: switch screen, start/stop training, save/load config, presets
+    Ctrl+Q            quit
+
+The bar at the top of every screen is clickable too.
 """
 
 from __future__ import annotations
@@ -16,52 +25,62 @@ from textual.binding import Binding
 
 from engine.config import Config, ConfigError, load_config
 
-from .screens.config import ConfigScreen
+from .screens.config import PRESETS, ConfigScreen
 from .screens.data import DataScreen
 from .screens.template import TemplateScreen
 from .screens.train import TrainScreen
 from .state import AppState
+from .widgets.confirm import Confirm
 
 SCREENS = ("data", "template", "config", "train")
-TITLES = {"data": "1 Data", "template": "2 Template", "config": "3 Config", "train": "4 Train"}
 
 
 class TuneDeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "TuneDeck"
-    ENABLE_COMMAND_PALETTE = True
     MODES = {"data": DataScreen, "template": TemplateScreen, "config": ConfigScreen, "train": TrainScreen}
-    DEFAULT_MODE = "data"
     BINDINGS = [
-        Binding("1", "goto('data')", "Data"),
-        Binding("2", "goto('template')", "Template"),
-        Binding("3", "goto('config')", "Config"),
-        Binding("4", "goto('train')", "Train"),
-        # While typing in a field the digits go to the field; F2-F5 switch screens from anywhere.
+        Binding("1", "goto('data')", "Data", show=False),
+        Binding("2", "goto('template')", "Template", show=False),
+        Binding("3", "goto('config')", "Config", show=False),
+        Binding("4", "goto('train')", "Train", show=False),
+        # Digits go to a focused text field; F2-F5 switch screens from anywhere.
         Binding("f2", "goto('data')", "Data", show=False, priority=True),
         Binding("f3", "goto('template')", "Template", show=False, priority=True),
         Binding("f4", "goto('config')", "Config", show=False, priority=True),
         Binding("f5", "goto('train')", "Train", show=False, priority=True),
+        Binding("ctrl+t", "start_training", "Start training", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
     def __init__(self, state: AppState | None = None, *, start_screen: str = "data", autostart: bool = False,
                  run_dir: str | None = None):
         super().__init__()
+        if start_screen not in SCREENS:
+            raise ValueError(f"start_screen must be one of {', '.join(SCREENS)}, got {start_screen!r}")
         self.state = state or AppState()
         self.start_screen = "train" if autostart else start_screen
-        self.autostart = autostart
-        self.run_dir = run_dir
+        self.autostart = autostart  # the Train screen starts a run when it first mounts
+        self.run_dir = run_dir  # the run folder for the first run (tunedeck ui --run-dir)
         self._tokenizers: dict[str, object] = {}
+        self._quit_after_run = False
+        self.detached = False  # the terminal is gone (SIGHUP); see detach_from_terminal
 
     def on_mount(self) -> None:
         self.switch_mode(self.start_screen)
 
+    # -- screens --------------------------------------------------------------------------------
     def action_goto(self, screen: str) -> None:
         if screen in SCREENS and self.current_mode != screen:
             self.switch_mode(screen)
 
-    # -- shared helpers -----------------------------------------------------------------------
+    async def _show(self, screen: str):
+        """Switch to a screen and return it once mounted."""
+        if self.current_mode != screen:
+            await self.switch_mode(screen)
+        return self.screen
+
+    # -- shared helpers -------------------------------------------------------------------------
     @property
     def config(self) -> Config:
         return self.state.config
@@ -79,37 +98,96 @@ class TuneDeckApp(App):
             self._tokenizers[key] = load_tokenizer(self.state.config.model)
         return self._tokenizers[key]
 
+    # -- training, from any screen --------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "start_training":
+            return None if (self.state.invalid or self.state.training) else True  # None: shown disabled
+        return True
+
+    async def action_start_training(self) -> None:
+        if self.state.invalid:
+            path, msg = next(iter(self.state.invalid.items()))
+            self.notify(f"{path}: {msg}", title="Fix the config first", severity="error")
+            return
+        screen = await self._show("train")
+        screen.action_start()
+
+    async def action_stop_training(self) -> None:
+        screen = await self._show("train")
+        screen.action_stop()
+
+    async def action_quit(self) -> None:
+        """Quit; a run in progress is first stopped (with a checkpoint) after a confirmation."""
+        if not self.state.training:
+            self.exit()
+            return
+        screen = await self._show("train")
+        if screen.stopping or self._quit_after_run:  # asked twice: leave now (the run still gets the stop)
+            self.exit()
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                self._quit_after_run = True
+                screen.action_stop()
+                self.notify("TuneDeck quits once the checkpoint is saved (Ctrl+Q again: quit now).",
+                            title="Stopping", severity="warning")
+
+        self.push_screen(Confirm("A run is training. Save a checkpoint, stop it and quit?", "Stop and quit"), answer)
+
+    def training_ended(self) -> None:
+        """Called by the Train screen when its run is over."""
+        if self._quit_after_run or self.detached:
+            self.exit()
+
+    async def _config_action(self, action: str, *args) -> None:
+        screen = await self._show("config")
+        getattr(screen, f"action_{action}")(*args)
+
     def get_system_commands(self, screen):
         yield from super().get_system_commands(screen)
-        for name in SCREENS:
-            yield SystemCommand(f"Go to {name.title()}", f"Open the {name} screen", partial(self.action_goto, name))
-        yield SystemCommand("Start training", "Start a run with the current config", self._start_training)
-        yield SystemCommand("Stop training", "Save a checkpoint and stop the run", self._stop_training)
-        yield SystemCommand("Save config", "Save the config as YAML", partial(self._config_action, "save"))
-        for preset in ("qlora", "lora16", "smoke"):
-            yield SystemCommand(f"Preset: {preset}", "Load a preset into the config form",
-                                partial(self._config_action, f"preset_{preset}"))
+        for i, name in enumerate(SCREENS):
+            yield SystemCommand(f"Go to {name.title()} screen", f"F{i + 2} or {i + 1}", partial(self.action_goto, name))
+        if self.state.training:
+            yield SystemCommand("Stop training", "Save a checkpoint and stop the run", self.action_stop_training)
+        elif not self.state.invalid:
+            yield SystemCommand("Start training", "Start a run with the current config (Ctrl+T)", self.action_start_training)
+        yield SystemCommand("Save config", "Write the config as YAML (Config screen, Ctrl+S)", partial(self._config_action, "save"))
+        yield SystemCommand("Load config", "Read the YAML file named on the Config screen (Ctrl+O)",
+                            partial(self._config_action, "load"))
+        yield SystemCommand("Copy train command", "Copy the `tunedeck train ...` command for this config (F9 on Config)",
+                            partial(self._config_action, "copy_command"))
+        for key, (label, _) in PRESETS.items():
+            yield SystemCommand(f"Load preset: {label}", "Set the config form's values for this preset",
+                                partial(self._config_action, "preset", key))
 
-    def _train_screen(self):
-        self.switch_mode("train")
-        return self.screen
 
-    def _start_training(self) -> None:
-        screen = self._train_screen()
-        self.call_after_refresh(screen.action_start)
+def detach_from_terminal(app: TuneDeckApp) -> None:
+    """The terminal went away (SSH dropped: SIGHUP). Keep training; stop drawing to a dead tty.
 
-    def _stop_training(self) -> None:
-        screen = self._train_screen()
-        self.call_after_refresh(screen.action_stop)
+    stdout/stderr go to /dev/null so drawing never fails, stdin to a pipe that
+    never delivers (so the input thread blocks instead of spinning on EOF).
+    A run in progress goes on to the end, writing its run folder as usual,
+    then the app exits; with nothing running it exits at once.
+    """
+    import os
 
-    def _config_action(self, action: str) -> None:
-        self.switch_mode("config")
-        self.call_after_refresh(lambda: self.screen.run_action(action))
+    if app.detached:
+        return
+    app.detached = True
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    read_end, write_end = os.pipe()
+    os.dup2(read_end, 0)
+    app._hold_stdin_pipe = write_end  # keep the write end open: reads block
+    if not app.state.training:
+        app.call_later(app.exit)
 
 
 def run_app(config_path: str | None = None, overrides: list[str] | None = None, screen: str = "data",
             start: bool = False, run_dir: str | None = None) -> int:
-    """Load the config (one-line error and exit 2 when it is wrong) and run the app."""
+    """Load the config (one-line error and exit code 2 when it is wrong) and run the app."""
     try:
         cfg = load_config(config_path, overrides or [])
     except ConfigError as e:
@@ -117,5 +195,14 @@ def run_app(config_path: str | None = None, overrides: list[str] | None = None, 
         return 2
     state = AppState(config=cfg, config_path=Path(config_path) if config_path else None)
     app = TuneDeckApp(state, start_screen=screen, autostart=start, run_dir=run_dir)
+    import signal
+
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda signum, frame: detach_from_terminal(app))
     app.run()
+    if app.detached:
+        # No terminal to restore; the run folder holds everything. Don't wait on the driver's tty threads.
+        import os
+
+        os._exit(app.return_code or 0)
     return app.return_code or 0

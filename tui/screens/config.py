@@ -1,14 +1,20 @@
 """Config screen: the whole config as a validated form, presets, YAML load/save, memory estimate.
 
-The form is generated from engine.config.field_specs(), and every edit is
-checked with engine.config.coerce_field, the validator the CLI uses. A field
-in error shows its message beside it and keeps Start disabled.
+The form is generated from engine.config.field_specs() (a Select for fields
+with choices, a Checkbox for booleans, an Input for the rest), one line per
+field so that most of it fits at 80x24. Every edit is checked with
+engine.config.coerce_field, the validator the CLI uses: a field in error shows
+its message beside it, is listed in ``app.state.invalid`` and keeps Start
+disabled everywhere. The config itself only ever holds valid values.
+
+Keys: Tab/Shift+Tab move between fields, Ctrl+S save, Ctrl+O load, Ctrl+T
+start training, F6/F7/F8 presets, F9 copy the `tunedeck train` command,
+Esc leaves a field.
 """
 
 from __future__ import annotations
 
 import copy
-import time
 from pathlib import Path
 
 import yaml
@@ -18,26 +24,36 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 
-from engine.config import Config, ConfigError, coerce_field, config_from_dict, field_specs, load_config, save_config
+from engine.config import Config, ConfigError, FieldSpec, coerce_field, config_from_dict, field_specs, load_config, save_config
 
+from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
 
-SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA", "data": "Data and template",
+SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA adapter", "data": "Data and template",
                   "training": "Training", "output": "Output"}
 
-PRESETS = {
-    "qlora": ("QLoRA 4-bit (default)", {"model.quantization": "4bit", "model.compute_dtype": "auto", "lora.r": 16,
-                                        "lora.alpha": 32, "lora.dropout": 0.05, "training.learning_rate": 2e-4,
-                                        "training.batch_size": 4, "model.gradient_checkpointing": False}),
-    "lora16": ("LoRA 16-bit", {"model.quantization": "none", "model.compute_dtype": "auto", "lora.r": 16, "lora.alpha": 32,
-                               "lora.dropout": 0.05, "training.learning_rate": 1e-4, "training.batch_size": 4}),
+# Each preset is a complete answer for every key any preset touches (the rest keep their defaults),
+# so applying presets in any order gives the same result.
+_PRESET_VALUES = {
+    "qlora": ("QLoRA 4-bit (default)", {"model.quantization": "4bit", "lora.r": 16, "lora.alpha": 32,
+                                        "training.learning_rate": 2e-4}),
+    "lora16": ("LoRA 16-bit", {"model.quantization": "none", "lora.r": 16, "lora.alpha": 32,
+                               "training.learning_rate": 1e-4}),
     "smoke": ("CPU smoke test", {"model.device": "cpu", "model.quantization": "none", "model.compute_dtype": "float32",
                                  "training.max_steps": 5, "training.batch_size": 2, "data.max_length": 128,
-                                 "data.limit": 40, "data.val_split": 0.0, "training.save_steps": 5,
-                                 "training.eval_steps": 5, "lora.r": 8, "lora.alpha": 16}),
+                                 "data.limit": 40, "training.save_steps": 5, "training.eval_steps": 5,
+                                 "training.logging_steps": 1, "lora.r": 8, "lora.alpha": 16}),
 }
+_PRESET_KEYS = sorted({k for _, values in _PRESET_VALUES.values() for k in values})
+_DEFAULTS = Config()
+PRESETS: dict[str, tuple[str, dict]] = {
+    key: (label, {k: values.get(k, _DEFAULTS.get(k)) for k in _PRESET_KEYS})
+    for key, (label, values) in _PRESET_VALUES.items()
+}
+
+SPECS: dict[str, FieldSpec] = {s.path: s for s in field_specs()}
 
 
 def widget_id(path: str) -> str:
@@ -51,245 +67,340 @@ def path_of(widget_id_: str) -> str:
 def to_text(value) -> str:
     if value is None:
         return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True).strip()
+        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
     return str(value)
 
 
-def cli_command(cfg: Config, config_path: Path | None) -> str:
-    """The `tunedeck train` command line that reproduces the form."""
-    base = load_config(config_path) if config_path and config_path.exists() else Config()
+def yes_no(value) -> str:
+    return "yes" if value else "no"
+
+
+def _quote(value: str) -> str:
+    if value and not any(c in value for c in " {}[],:'\"#\n\\$`*?&;|<>()!~"):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def cli_command(cfg: Config, config_path: Path | None, base: Config | None = None) -> str:
+    """The `tunedeck train` command line that reproduces the form: the file plus --set for each change."""
+    if base is None:
+        base = Config()
     sets = []
-    for spec in field_specs():
-        new, old = cfg.get(spec.path), base.get(spec.path)
-        if new != old:
-            value = to_text(new)
-            if not value or any(c in value for c in " {}[],:'\"#\n"):
-                value = "'" + value.replace("'", "'\\''") + "'"
-            sets.append(f"--set {spec.path}={value}")
-    head = f"tunedeck train --config {config_path}" if config_path else "tunedeck train"
+    for spec in SPECS.values():
+        new = cfg.get(spec.path)
+        if new != base.get(spec.path):
+            sets.append(f"--set {spec.path}={_quote(to_text(new) if new is not None else 'null')}")
+    head = f"tunedeck train --config {_quote(str(config_path))}" if config_path else "tunedeck train"
     return " ".join([head, *sets])
 
 
 class ConfigScreen(Screen):
     CSS_PATH = "config.tcss"
     AUTO_FOCUS = "#cfg-form"
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save YAML"),
-        Binding("ctrl+o", "load", "Load YAML"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+o", "load", "Load"),
+        Binding("ctrl+t", "app.start_training", "Start training"),
+        Binding("f9", "copy_command", "Copy command"),
         Binding("f6", "preset('qlora')", "QLoRA", show=False),
         Binding("f7", "preset('lora16')", "LoRA16", show=False),
         Binding("f8", "preset('smoke')", "Smoke", show=False),
+        Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
     def __init__(self):
         super().__init__()
-        self._syncing = False
-        self._overwrite_armed: tuple[str, float] | None = None
+        self._syncing = 0
+        self._cross: dict[str, str] = {}  # errors between fields, also in app.state.invalid
+        self._field_errors: set[str] = set()  # fields this form marked invalid
+        self._base_cache: tuple[Path, float, Config] | None = None
 
+    # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         state = self.app.state
         yield NavTabs("config")
         with Horizontal(id="cfg-bar"):
-            yield Input(str(state.config_path or "tunedeck.yaml"), id="cfg-path", placeholder="config file")
-            yield Button("Save", id="cfg-save", variant="primary")
-            yield Button("Load", id="cfg-load")
+            yield Label("File", classes="bar-label")
+            yield Input(str(state.config_path or "tunedeck.yaml"), id="cfg-path", placeholder="config file (.yaml)",
+                        compact=True)
+            yield Button("Save ^S", id="cfg-save", variant="primary", compact=True)
+            yield Button("Load ^O", id="cfg-load", compact=True)
         with Horizontal(id="cfg-presets"):
-            yield Label("Presets:", classes="bar-label")
-            for key, (label, _) in PRESETS.items():
-                yield Button(label, id=f"preset-{key}", classes="preset")
+            yield Label("Presets", classes="bar-label")
+            for i, (key, (label, _)) in enumerate(PRESETS.items()):
+                yield Button(label, id=f"preset-{key}", classes="preset", compact=True,
+                             tooltip=f"F{6 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
             section = None
-            for spec in field_specs():
-                sec = spec.path.split(".")[0]
+            for spec in SPECS.values():
+                sec, name = spec.path.split(".", 1)
                 if sec != section:
                     section = sec
                     yield Static(SECTION_TITLES[sec], classes="section")
                 value = state.config.get(spec.path)
+                wid = widget_id(spec.path)
                 with Horizontal(classes="field"):
-                    yield Label(spec.path.split(".", 1)[1], classes="field-label")
+                    label = Label(name, classes="field-label")
+                    label.tooltip = spec.help
+                    yield label
                     if spec.choices:
-                        yield Select([(c, c) for c in spec.choices], value=value, id=widget_id(spec.path), allow_blank=False)
+                        yield Select([(c, c) for c in spec.choices], value=value, id=wid, allow_blank=False,
+                                     compact=True, classes="field-input")
                     elif spec.type == "bool":
-                        yield Switch(bool(value), id=widget_id(spec.path))
+                        yield Checkbox(yes_no(value), bool(value), id=wid, compact=True, classes="field-input")
                     else:
-                        yield Input(to_text(value), id=widget_id(spec.path))
-                    yield Static("", classes="field-error", id=widget_id(spec.path) + "-err")
-        yield Static("", id="cfg-help")
+                        yield Input(to_text(value), id=wid, compact=True,
+                                    classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
+                                    placeholder="none" if spec.rules.get("nullable") else "")
+                    yield Static("", classes="field-error", id=wid + "-err")
+        yield Static(Text("Tab: next field · the focused field's help shows here · F6/F7/F8: presets",
+                          style="italic"), id="cfg-help")
         yield Static("", id="cfg-memory")
         yield Static("", id="cfg-command")
         yield Footer()
 
     def on_mount(self) -> None:
-        self._after_change()
+        self._memory_timer = self.set_interval(0.3, self._estimate_memory, pause=True)
+        self._revalidate()
 
     def on_screen_resume(self) -> None:
         self.sync_from_config()
 
     # -- form <-> config ------------------------------------------------------------------------
     def sync_from_config(self) -> None:
-        """Show the shared config's values (it may have changed on another screen or by a preset)."""
-        self._syncing = True
+        """Show the shared config's values (another screen, a preset or a load may have changed it)."""
+        cfg = self.app.state.config
+        self._syncing += 1
         try:
-            cfg = self.app.state.config
-            for spec in field_specs():
+            for spec in SPECS.values():
+                if spec.path in self._field_errors:
+                    continue  # keep what the user typed, with its message
                 w = self.query_one("#" + widget_id(spec.path))
                 value = cfg.get(spec.path)
-                if spec.path in self.app.state.invalid and spec.path != "data.template":
-                    continue
                 if isinstance(w, Select):
-                    w.value = value
-                elif isinstance(w, Switch):
-                    w.value = bool(value)
-                elif w.value != to_text(value) and not w.has_focus:
+                    if value in (spec.choices or ()) and w.value != value:
+                        w.value = value
+                elif isinstance(w, Checkbox):
+                    if w.value != bool(value):
+                        w.value = bool(value)
+                    w.label = yes_no(value)
+                elif w.value != to_text(value):
                     w.value = to_text(value)
         finally:
+            # Changed messages from these assignments arrive later; ignore them.
             self.call_after_refresh(self._end_sync)
-        self._after_change()
+        self._revalidate()
 
     def _end_sync(self) -> None:
-        self._syncing = False
+        self._syncing = max(0, self._syncing - 1)
 
-    def _set(self, path: str, raw) -> None:
-        err = self.query_one("#" + widget_id(path) + "-err", Static)
+    def set_field(self, path: str, raw) -> None:
+        """Check and store one field's value as typed (the same check as --set on the command line)."""
         state = self.app.state
         try:
             value = coerce_field(path, raw)
         except ConfigError as e:
             msg = e.errors[0][1]
+            if isinstance(raw, str) and not raw.strip():
+                msg = f"needs a value (default {to_text(SPECS[path].default)})"
             state.invalid[path] = msg
-            err.update(Text(f"✗ {msg}", style="bold red"))
+            self._field_errors.add(path)
         else:
             section, key = path.split(".")
-            if getattr(getattr(state.config, section), key) != value:
+            changed = getattr(getattr(state.config, section), key) != value
+            if changed:
                 setattr(getattr(state.config, section), key, value)
                 state.dirty = True
-            state.invalid.pop(path, None)
-            err.update("")
-        self._cross_check()
-        self._after_change()
+            # Another screen may have judged this same value (the Template screen checks a custom
+            # template against the data's columns): its verdict stands until the value changes.
+            if changed or path in self._field_errors:
+                state.invalid.pop(path, None)
+            self._field_errors.discard(path)
+        self._revalidate()
 
-    def _cross_check(self) -> None:
-        """Checks between fields (e.g. token budget vs max_length), shown beside the first field they name."""
+    def _revalidate(self) -> None:
+        """Re-run the checks between fields, then redraw messages, the command line and the estimate."""
         state = self.app.state
-        state.invalid.pop("cross", None)
-        if any(p != "cross" for p in state.invalid):
-            return
+        for path, msg in self._cross.items():
+            if state.invalid.get(path) == msg:
+                del state.invalid[path]
+        self._cross = {}
         try:
             config_from_dict(state.config.to_dict())
         except ConfigError as e:
-            path, msg = e.errors[0]
-            state.invalid["cross"] = f"{path}: {msg}"
-            try:
-                self.query_one("#" + widget_id(path) + "-err", Static).update(Text(f"✗ {msg}", style="bold red"))
-            except Exception:
-                pass
+            for path, msg in e.errors:
+                if path not in state.invalid:
+                    self._cross[path] = msg
+                    state.invalid[path] = msg
+        for spec in SPECS.values():
+            msg = state.invalid.get(spec.path)
+            err = self.query_one("#" + widget_id(spec.path) + "-err", Static)
+            err.update(Text(f"✗ {msg}", style="bold red") if msg else "")
+            err.set_class(bool(msg), "-error")
+        self._show_command()
+        self.app.refresh_bindings()
+        timer = getattr(self, "_memory_timer", None)
+        if timer is not None:  # debounce: estimate 0.3 s after the last edit
+            timer.reset()
+            timer.resume()
 
-    @on(Input.Changed)
-    def _input_changed(self, event: Input.Changed) -> None:
-        if event.input.id and event.input.id.startswith("f-") and not self._syncing:
-            self._set(path_of(event.input.id), event.value)
-
-    @on(Select.Changed)
-    def _select_changed(self, event: Select.Changed) -> None:
-        if event.select.id and event.select.id.startswith("f-") and not self._syncing:
-            self._set(path_of(event.select.id), event.value)
-
-    @on(Switch.Changed)
-    def _switch_changed(self, event: Switch.Changed) -> None:
-        if event.switch.id and event.switch.id.startswith("f-") and not self._syncing:
-            self._set(path_of(event.switch.id), event.value)
+    @on(Input.Changed, ".field-input")
+    @on(Select.Changed, ".field-input")
+    @on(Checkbox.Changed, ".field-input")
+    def _field_changed(self, event) -> None:
+        if isinstance(event.control, Checkbox):
+            event.control.label = yes_no(event.value)
+        if not self._syncing:
+            self.set_field(path_of(event.control.id), event.value)
 
     def on_descendant_focus(self, event) -> None:
         wid = getattr(event.widget, "id", None) or ""
         if wid.startswith("f-"):
-            path = path_of(wid)
-            spec = next(s for s in field_specs() if s.path == path)
-            self.query_one("#cfg-help", Static).update(Text(f"{path}: {spec.help}", style="italic"))
+            spec = SPECS[path_of(wid)]
+            choices = f" [{' | '.join(spec.choices)}]" if spec.choices else ""
+            self.query_one("#cfg-help", Static).update(
+                Text.assemble((spec.path, "bold"), f": {spec.help}{choices}", (f"  default {to_text(spec.default) or '–'}", "dim")))
 
-    def _after_change(self) -> None:
+    def _base_config(self) -> Config:
+        """The config file's own values (cached by mtime), so the command line lists only the changes."""
+        path = self.app.state.config_path
+        if path is None:
+            return Config()
+        try:
+            mtime = path.stat().st_mtime
+            if self._base_cache and self._base_cache[:2] == (path, mtime):
+                return self._base_cache[2]
+            base = load_config(path)
+        except (OSError, ConfigError):
+            return Config()
+        self._base_cache = (path, mtime, base)
+        return base
+
+    def _show_command(self) -> None:
         state = self.app.state
         cmd = self.query_one("#cfg-command", Static)
         if state.invalid:
-            first = next(iter(state.invalid.items()))
-            cmd.update(Text(f"✗ {len(state.invalid)} field(s) need fixing before training: {first[0]}: {first[1]}", style="bold red"))
+            path, msg = next(iter(state.invalid.items()))
+            more = f" (+{len(state.invalid) - 1} more)" if len(state.invalid) > 1 else ""
+            cmd.update(Text(f"✗ Fix before training: {path}: {msg}{more}", style="bold red"))
         else:
-            cmd.update(Text("$ " + cli_command(state.config, state.config_path), style="cyan"))
-        self._memory()
+            cmd.update(Text.assemble(("$ ", "dim"), (self.command_line(), "cyan")))
+
+    def command_line(self) -> str | None:
+        state = self.app.state
+        return None if state.invalid else cli_command(state.config, state.config_path, self._base_config())
+
+    def action_copy_command(self) -> None:
+        """Copy the equivalent `tunedeck train` command (OSC 52: works over SSH in most terminals)."""
+        cmd = self.command_line()
+        if cmd is None:
+            self.notify("Fix the fields marked ✗ first.", severity="error")
+            return
+        self.app.copy_to_clipboard(cmd)
+        self.notify(cmd, title="Copied to the clipboard", timeout=8)
+
+    # -- memory estimate (in a worker: it reads files and asks the OS) ---------------------------
+    def _estimate_memory(self) -> None:
+        self._memory_timer.pause()
+        self._memory(copy.deepcopy(self.app.state.config))
 
     @work(thread=True, exclusive=True, group="cfg-memory", exit_on_error=False)
-    def _memory(self) -> None:
+    def _memory(self, cfg: Config) -> None:
         from engine.memory import estimate_memory
 
-        est = estimate_memory(copy.deepcopy(self.app.state.config))
+        est = estimate_memory(cfg)
         style = {True: "green", False: "bold red", None: "yellow"}[est.fits]
-        parts = "" if est.params is None else (
-            f"  (weights {est.weights_gb:.2f} · LoRA {est.lora_gb:.2f} · optimizer {est.optimizer_gb:.2f} · "
-            f"activations {est.activations_gb:.2f} GB)")
-        self.app.call_from_thread(self.query_one("#cfg-memory", Static).update,
-                                  Text(f"Memory {est.verdict()}{parts}", style=style))
+        text = Text.assemble(("Memory ", "bold"), (est.verdict(), style))
+        if est.params is not None:
+            text.append(f"  weights {est.weights_gb:.2f} + LoRA {est.lora_gb:.2f} + optimizer {est.optimizer_gb:.2f}"
+                        f" + activations {est.activations_gb:.2f} GB", style="dim")
+        self.app.call_from_thread(self._show_memory, text)
 
+    def _show_memory(self, text: Text) -> None:
+        if self.is_attached:
+            self.query_one("#cfg-memory", Static).update(text)
+
+    # -- actions --------------------------------------------------------------------------------
     def action_leave_field(self) -> None:
         self.query_one("#cfg-form").focus()
 
-    # -- presets, save, load --------------------------------------------------------------------
-    def run_action(self, action: str) -> None:
-        if action == "save":
-            self.action_save()
-        elif action.startswith("preset_"):
-            self.action_preset(action.removeprefix("preset_"))
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "app.start_training":
+            return self.app.check_action("start_training", parameters)
+        return True
 
     def action_preset(self, key: str) -> None:
         label, values = PRESETS[key]
         cfg = self.app.state.config
+        changed = [p for p, v in values.items() if cfg.get(p) != v]
         for path, value in values.items():
             section, name = path.split(".")
             setattr(getattr(cfg, section), name, value)
             self.app.state.invalid.pop(path, None)
-            self.query_one("#" + widget_id(path) + "-err", Static).update("")
-        self.app.state.dirty = True
+            self._field_errors.discard(path)
+        if changed:
+            self.app.state.dirty = True
         self.sync_from_config()
-        self.notify(f"Preset applied: {label}")
+        self.notify(f"{len(changed)} field(s) changed" + (": " + ", ".join(changed) if changed else ""),
+                    title=f"Preset: {label}")
 
     @on(Button.Pressed, ".preset")
     def _preset_pressed(self, event: Button.Pressed) -> None:
         self.action_preset((event.button.id or "").removeprefix("preset-"))
 
+    def _path(self) -> Path:
+        return Path(self.query_one("#cfg-path", Input).value.strip() or "tunedeck.yaml").expanduser()
+
     @on(Button.Pressed, "#cfg-save")
     def action_save(self) -> None:
         state = self.app.state
         if state.invalid:
-            self.notify("Fix the fields marked ✗ first; nothing was saved.", severity="error")
+            path, msg = next(iter(state.invalid.items()))
+            self.notify(f"{path}: {msg}", title="Not saved: fix the fields marked ✗ first", severity="error")
             return
-        path = Path(self.query_one("#cfg-path", Input).value.strip() or "tunedeck.yaml")
-        if path.exists() and path != state.config_path:
-            armed = self._overwrite_armed
-            if not armed or armed[0] != str(path) or time.monotonic() - armed[1] > 10:
-                self._overwrite_armed = (str(path), time.monotonic())
-                self.notify(f"{path} exists. Press Save again to overwrite it.", severity="warning")
-                return
+        path = self._path()
+        if path.is_dir():
+            self.notify(f"{path} is a folder; type a file name ending in .yaml", severity="error")
+            return
+        if path.exists():
+            self.app.push_screen(Confirm(f"{path} exists. Overwrite it with this config?", "Overwrite"),
+                                 lambda yes: self._save(path) if yes else self.notify("Not saved", severity="warning"))
+            return
+        self._save(path)
+
+    def _save(self, path: Path) -> None:
+        state = self.app.state
         try:
             save_config(state.config, path)
         except OSError as e:
-            self.notify(f"Cannot save {path}: {e.strerror}", severity="error")
+            self.notify(f"Cannot save {path}: {e.strerror or e}", severity="error")
             return
-        self._overwrite_armed = None
         state.config_path, state.dirty = path, False
-        self._after_change()
+        self._revalidate()
         self.notify(f"Saved {path}")
 
     @on(Button.Pressed, "#cfg-load")
     def action_load(self) -> None:
-        path = Path(self.query_one("#cfg-path", Input).value.strip())
+        path = self._path()
         try:
             cfg = load_config(path)
         except ConfigError as e:
-            self.notify(str(e), title="Cannot load config", severity="error")
+            self.notify(str(e), title="Cannot load config", severity="error", timeout=10)
             return
-        self.app.state.config, self.app.state.config_path, self.app.state.dirty = cfg, path, False
-        self.app.state.invalid.clear()
-        for spec in field_specs():
-            self.query_one("#" + widget_id(spec.path) + "-err", Static).update("")
+        if self.app.state.dirty:
+            self.app.push_screen(Confirm(f"Discard the unsaved edits and load {path}?", "Load"),
+                                 lambda yes: self._load(cfg, path) if yes else None)
+            return
+        self._load(cfg, path)
+
+    def _load(self, cfg: Config, path: Path) -> None:
+        state = self.app.state
+        state.config, state.config_path, state.dirty = cfg, path, False
+        state.invalid.clear()
+        self._cross, self._field_errors = {}, set()
         self.sync_from_config()
         self.notify(f"Loaded {path}")

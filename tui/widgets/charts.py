@@ -1,23 +1,33 @@
-"""Live training charts (textual-plotext): loss with eval loss, and learning rate or tokens/s.
+"""Live training charts (textual-plotext): loss with eval loss, learning rate, tokens/s.
 
-The widget keeps the full history; ``add`` only records, ``redraw`` draws.
-The Train screen calls redraw on a timer, so a burst of steps costs one
-repaint, not one per step.
+The widget keeps the full history of the run (``history``); recording a step
+(``history.add_step``) costs nothing on screen, ``redraw`` draws. The Train
+screen calls redraw from a timer, so a burst of steps costs one repaint, not
+one per step. Long runs are thinned for drawing only (at most ~4 points per
+column), the history itself is never thinned.
+
+Layout: the loss chart takes two thirds of the width; the last third shows
+learning rate or tokens/s (``cycle`` switches). When the screen is wide
+(``-wide`` breakpoint class on the screen) all three charts are shown.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
-SIDE_CHARTS = ("learning rate", "tokens/s")
+SIDE_CHARTS = ("lr", "tps")
+SIDE_TITLES = {"lr": "learning rate", "tps": "tokens/s"}
 
 
 @dataclass
 class History:
+    """Everything the charts show, for the whole run."""
+
     steps: list[int] = field(default_factory=list)
     loss: list[float] = field(default_factory=list)
     lr: list[float] = field(default_factory=list)
@@ -27,32 +37,115 @@ class History:
     eval_loss: list[float] = field(default_factory=list)
 
     def add_step(self, e) -> None:
-        if self.steps and e.step <= self.steps[-1]:  # a resumed run re-logging: keep one continuous curve
+        if self.steps and e.step <= self.steps[-1]:  # a resumed run logging again: keep one continuous curve
             cut = next(i for i, s in enumerate(self.steps) if s >= e.step)
             del self.steps[cut:], self.loss[cut:], self.lr[cut:]
+            if self.tps_steps and self.tps_steps[-1] >= e.step:
+                cut = next(i for i, s in enumerate(self.tps_steps) if s >= e.step)
+                del self.tps_steps[cut:], self.tps[cut:]
         self.steps.append(e.step)
-        self.loss.append(e.loss if e.loss is not None else float("nan"))
-        self.lr.append(e.learning_rate)
+        self.loss.append(e.loss if e.loss is not None else math.nan)
+        self.lr.append(e.learning_rate if e.learning_rate is not None else math.nan)
         if e.tokens_per_second:
             self.tps_steps.append(e.step)
             self.tps.append(e.tokens_per_second)
 
     def add_eval(self, e) -> None:
         self.eval_steps.append(e.step)
-        self.eval_loss.append(e.eval_loss if e.eval_loss is not None else float("nan"))
+        self.eval_loss.append(e.eval_loss if e.eval_loss is not None else math.nan)
+
+
+def drawable(xs: list, ys: list, max_points: int) -> tuple[list, list]:
+    """Finite points only, thinned to at most ``max_points`` (always keeping the last one)."""
+    pts = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    if len(pts) > max_points > 0:
+        stride = math.ceil(len(pts) / max_points)
+        pts = pts[::stride] + ([pts[-1]] if (len(pts) - 1) % stride else [])
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def nice_int_ticks(lo: float, hi: float, count: int = 5) -> list[int]:
+    """Whole-number ticks (steps) at 1/2/5 x 10^k spacing between lo and hi."""
+    lo, hi = math.floor(lo), math.ceil(hi)
+    if hi <= lo:
+        return [lo]
+    raw = (hi - lo) / max(1, count - 1)
+    mag = 10 ** math.floor(math.log10(raw)) if raw >= 1 else 1
+    spacing = next((m * mag for m in (1, 2, 5, 10) if m * mag >= raw), 10 * mag)
+    first = math.ceil(lo / spacing) * spacing
+    return list(range(int(first), int(hi) + 1, int(spacing)))
+
+
+def sci_ticks(ys: list[float], count: int = 4) -> tuple[list[float], list[str]]:
+    """Evenly spaced ticks labelled like 2.0e-04 (learning rates are unreadable as 0.000200)."""
+    lo, hi = min(ys), max(ys)
+    if hi == lo:
+        return [lo], [f"{lo:.1e}"]
+    ticks = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    return ticks, [f"{t:.1e}" for t in ticks]
+
+
+class Chart(PlotextPlot):
+    """One plot. ``show`` stores the series; they are drawn at render time, for the size the plot has then
+    (tick density, thinning), so a resize or a chart switched into view draws right."""
+
+    def __init__(self, title: str, sci: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.title = title
+        self.sci = sci  # learning rates: y labels like 2.0e-04
+        self.series: list[tuple[list, list, str]] = []
+
+    def show(self, title: str, series: list[tuple[list, list, str]]) -> None:
+        self.title, self.series = title, series
+        self.refresh()
+
+    def render(self):
+        self._draw()
+        return super().render()
+
+    def _draw(self) -> None:
+        plt = self.plt
+        width = self.size.width or 80
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(self.title)
+        all_x: list = []
+        all_y: list = []
+        for xs, ys, color in self.series:
+            xs, ys = drawable(xs, ys, max(50, 4 * width))
+            if xs:
+                plt.plot(xs, ys, marker="braille", color=color)
+                all_x += xs
+                all_y += ys
+        if not all_x:
+            plt.xlim(0, 1)
+            plt.ylim(0, 1)
+            plt.xticks([0, 1], ["0", "1"])
+        else:
+            lo, hi = min(all_x), max(all_x)
+            ticks = nice_int_ticks(lo, hi, 5 if width >= 40 else 3)
+            gap = (ticks[1] - ticks[0]) / 2 if len(ticks) > 1 else max(1, (hi - lo) / 4)
+            ticks = [t for t in ticks if lo <= t <= hi]
+            if not ticks or ticks[0] - lo >= gap:
+                ticks.insert(0, int(lo))  # always label where the curve starts
+            plt.xticks(ticks, [str(t) for t in ticks])
+            if self.sci:
+                plt.yticks(*sci_ticks(all_y))
+        plt.xlabel("step")
 
 
 class TrainingCharts(Horizontal):
-    """Loss (train + eval) on the left; learning rate or tokens/s on the right (toggle with `cycle`)."""
+    """Loss (train + eval) and a side chart (learning rate or tokens/s); all three when wide."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.history = History()
-        self.side = 0
+        self.side = 0  # index into SIDE_CHARTS: the side chart shown when there is room for only one
 
     def compose(self) -> ComposeResult:
-        yield PlotextPlot(id="chart-loss")
-        yield PlotextPlot(id="chart-side")
+        yield Chart("loss", id="chart-loss")
+        yield Chart(SIDE_TITLES["lr"], sci=True, id="chart-lr", classes="side-chart")
+        yield Chart(SIDE_TITLES["tps"], id="chart-tps", classes="side-chart -off")
 
     def on_mount(self) -> None:
         self.redraw()
@@ -63,33 +156,16 @@ class TrainingCharts(Horizontal):
 
     def cycle(self) -> None:
         self.side = (self.side + 1) % len(SIDE_CHARTS)
-        self.redraw()
+        for i, name in enumerate(SIDE_CHARTS):
+            self.query_one(f"#chart-{name}").set_class(i != self.side, "-off")
 
     def redraw(self) -> None:
         h = self.history
-        loss_plot = self.query_one("#chart-loss", PlotextPlot)
-        plt = loss_plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title("loss")
-        if h.steps:
-            plt.plot(h.steps, h.loss, label="train", marker="braille", color="cyan")
-        if h.eval_steps:
-            plt.plot(h.eval_steps, h.eval_loss, label="eval", marker="dot", color="orange")
-        if not h.steps:
-            plt.xlim(0, 1)
-        plt.xlabel("step")
-        loss_plot.refresh()
-
-        side_plot = self.query_one("#chart-side", PlotextPlot)
-        plt = side_plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        name = SIDE_CHARTS[self.side]
-        plt.title(name)
-        if name == "learning rate" and h.steps:
-            plt.plot(h.steps, h.lr, marker="braille", color="green")
-        elif name == "tokens/s" and h.tps:
-            plt.plot(h.tps_steps, h.tps, marker="braille", color="magenta")
-        plt.xlabel("step")
-        side_plot.refresh()
+        loss = [(h.steps, h.loss, "cyan")]
+        title = "loss"
+        if h.eval_steps:  # a legend box would hide the first steps; the title names the colours instead
+            loss.append((h.eval_steps, h.eval_loss, "orange"))
+            title = "loss: train (cyan), eval (orange)"
+        self.query_one("#chart-loss", Chart).show(title, loss)
+        self.query_one("#chart-lr", Chart).show(SIDE_TITLES["lr"], [(h.steps, h.lr, "green")])
+        self.query_one("#chart-tps", Chart).show(SIDE_TITLES["tps"], [(h.tps_steps, h.tps, "magenta")])

@@ -1,19 +1,39 @@
-"""The tab bar at the top of every screen: shows where you are, switches screens by mouse."""
+"""The one-line screen bar at the top of every screen: where you are, click to switch.
+
+``NavTabs("config")`` shows ``1 Data  2 Template  3 Config  4 Train`` with the
+current screen highlighted, and on the right the keys that switch screens.
+Each label is clickable (mouse works over SSH and in tmux with mouse mode on).
+"""
 
 from __future__ import annotations
 
-from textual.widgets import Tab, Tabs
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.events import Click
+from textual.widgets import Label
 
 SCREENS = (("data", "1 Data"), ("template", "2 Template"), ("config", "3 Config"), ("train", "4 Train"))
+KEYS_HINT = "F2-F5/1-4 screens · ^P commands"
 
 
-class NavTabs(Tabs):
-    def __init__(self, active: str):
-        super().__init__(*[Tab(label, id=f"nav-{name}") for name, label in SCREENS], active=f"nav-{active}")
-        self.can_focus = False
+class NavTab(Label):
+    """One clickable screen name."""
 
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+    def __init__(self, name: str, label: str, active: bool):
+        super().__init__(f" {label} ", id=f"nav-{name}", classes="nav-tab -active" if active else "nav-tab")
+        self.screen_name = name
+
+    def on_click(self, event: Click) -> None:
         event.stop()
-        name = (event.tab.id or "").removeprefix("nav-")
-        if name and self.app.current_mode != name:
-            self.app.action_goto(name)
+        self.app.action_goto(self.screen_name)
+
+
+class NavTabs(Horizontal):
+    def __init__(self, active: str):
+        super().__init__(id="nav")
+        self.active = active
+
+    def compose(self) -> ComposeResult:
+        for name, label in SCREENS:
+            yield NavTab(name, label, name == self.active)
+        yield Label(KEYS_HINT, id="nav-keys")
