@@ -1,0 +1,89 @@
+"""End to end in a real terminal: `tunedeck ui --start` in tmux, read with capture-pane.
+
+Also the SSH-drop case: the tmux session (the terminal) is killed mid-run and
+the run must still finish on its own, with its adapter and a complete metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine import rundir
+
+ROOT = Path(__file__).resolve().parents[1]
+TUNEDECK = str(Path(sys.executable).parent / "tunedeck")
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def tmux(*args: str) -> str:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+
+
+def write_config(tmp_path: Path, tiny_model_dir: Path, steps: int) -> Path:
+    data = tmp_path / "qa.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i}?", "answer": f"It is {i}."}) + "\n" for i in range(40)))
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        f"model: {{name: '{tiny_model_dir}', quantization: none}}\n"
+        f"data: {{path: '{data}', template: qa, max_length: 64}}\n"
+        f"training: {{max_steps: {steps}, batch_size: 4, save_steps: 10, learning_rate: 0.005}}\n"
+        f"output: {{runs_dir: '{tmp_path / 'runs'}'}}\n"
+    )
+    return cfg
+
+
+def wait_for(predicate, timeout: float, every: float = 0.5):
+    end = time.time() + timeout
+    while time.time() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    return None
+
+
+def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir):
+    cfg = write_config(tmp_path, tiny_model_dir, steps=12)
+    session = f"tdtest{int(time.time() * 1000) % 100000}"
+    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT),
+         f"{TUNEDECK} ui --config {cfg} --start; sleep 60")
+    try:
+        screen = wait_for(lambda: (s := tmux("capture-pane", "-p", "-t", session)) and "Finished at step 12" in s and s, 120)
+        assert screen, tmux("capture-pane", "-p", "-t", session)
+        assert "loss" in screen and "learning rate" in screen and "┤" in screen  # the charts, with their axes
+        assert "step 12/12" in screen
+    finally:
+        tmux("kill-session", "-t", session)
+
+
+def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir):
+    cfg = write_config(tmp_path, tiny_model_dir, steps=60)
+    session = f"tdhup{int(time.time() * 1000) % 100000}"
+    tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), f"{TUNEDECK} ui --config {cfg} --start")
+    runs = tmp_path / "runs"
+
+    def first_step():
+        for m in runs.glob("*/metrics.jsonl"):
+            if '"event": "step"' in m.read_text():
+                return m.parent
+        return None
+
+    run = wait_for(first_step, 120, every=0.2)
+    assert run is not None, tmux("capture-pane", "-p", "-t", session)
+    tmux("kill-session", "-t", session)  # the terminal disappears: SIGHUP, tty gone
+    status = wait_for(lambda: rundir.read_status(run).get("status") in ("finished", "failed") and rundir.read_status(run), 180)
+    assert status and status["status"] == "finished", status
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()
+             if json.loads(line)["event"] == "step"]
+    assert steps == list(range(1, 61))
+    assert (run / "adapter" / "adapter_model.safetensors").exists()
+    pid = status["pid"]
+    assert wait_for(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, 30), "the app lingered"
