@@ -1,0 +1,97 @@
+"""TUI responsiveness: first paint, and key-press latency while a run streams events.
+
+    python bench/ui.py            # tiny model built from a config; about a minute
+
+First paint: a fresh interpreter imports the app and runs it headless until the
+first screen is mounted (the import cost counts). Latency: while the real
+engine trains the tiny model inside the app, the chart-switch key is pressed
+repeatedly and the time until that key's repaint is measured. The last line is
+the headline.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIRST_PAINT = """
+import time, asyncio
+t0 = time.perf_counter()
+from tui.app import TuneDeckApp
+from tui.state import AppState
+from engine.config import load_config
+async def main():
+    app = TuneDeckApp(AppState(config=load_config('sample_data/quickstart.yaml')))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        print(time.perf_counter() - t0)
+asyncio.run(main())
+"""
+
+
+def first_paint(repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", FIRST_PAINT], cwd=ROOT, capture_output=True, text=True, check=True)
+        times.append(float(out.stdout.strip().splitlines()[-1]))
+    return min(times)
+
+
+async def latency(presses: int = 60) -> tuple[list[float], int]:
+    from engine.config import load_config
+    from engine.tiny import build_tiny_model
+    from tui.app import TuneDeckApp
+    from tui.state import AppState
+
+    tmp = Path(tempfile.mkdtemp(prefix="tunedeck-ui-bench-"))
+    model = build_tiny_model(tmp / "tiny", layers=4, hidden=256)
+    data = tmp / "qa.jsonl"
+    data.write_text("".join(json.dumps({"question": f"What is {i}?", "answer": f"It is {i}."}) + "\n" for i in range(400)))
+    cfg = load_config(None, {"model.name": str(model), "model.quantization": "none", "data.path": str(data),
+                             "data.template": "qa", "training.max_steps": 400, "training.save_steps": 1000,
+                             "output.runs_dir": str(tmp / "runs")})
+    app = TuneDeckApp(AppState(config=cfg), start_screen="train")
+    samples = []
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        await pilot.press("s")
+        screen = app.screen
+        while not screen.events or not any(e.name == "step" for e in screen.events):
+            await pilot.pause(0.1)
+        for _ in range(presses):
+            t = time.perf_counter()
+            await pilot.press("c")  # returns once the key is handled and the screen has repainted
+            samples.append(time.perf_counter() - t)
+            await pilot.pause(0.05)
+        steps = sum(1 for e in screen.events if e.name == "step")
+        screen.action_stop()
+        await app.workers.wait_for_complete()
+    return samples, steps
+
+
+def main() -> int:
+    import asyncio
+
+    paint = first_paint()
+    samples, steps = asyncio.run(latency())
+    ms = sorted(s * 1000 for s in samples)
+    p95 = ms[int(len(ms) * 0.95) - 1]
+    print(f"{'measure':<44} {'result':>10} {'target':>8}")
+    print(f"{'first paint (fresh process, 80x24)':<44} {paint:>9.2f}s {'<= 1 s':>8}")
+    print(f"{'key press to repaint, median, while training':<44} {statistics.median(ms):>8.1f}ms")
+    print(f"{'key press to repaint, p95, while training':<44} {p95:>8.1f}ms {'<= 100':>8}")
+    print(f"({len(ms)} presses during {steps} streamed training steps)")
+    print(f"first paint {paint:.2f} s; key latency p95 {p95:.0f} ms while training")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
