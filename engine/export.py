@@ -132,10 +132,11 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
     import jsonlines
 
     from .data import load_dataset
-    from .errors import DataError
     from .infer import run_config
     from .model import load_tokenizer
-    from .tokenize import encode_row, prompt_ids
+    from .rundir import atomic_path
+    from .tokenize import prompt_ids
+    from .train import iter_samples
 
     say = on_progress or (lambda text: None)
     cfg = run if isinstance(run, Config) else run_config(Path(run))
@@ -144,38 +145,23 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
         tokenizer = load_tokenizer(cfg.model, say)
     raw, info = load_dataset(cfg.data)
     stats = DataExport(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
-    os.close(fd)
-    try:
-        with jsonlines.open(tmp, mode="w") as writer:
-            for index, row in enumerate(raw):
-                stats.rows += 1
-                try:
-                    sample = encode_row(row, info, cfg.data, tokenizer)
-                except DataError as e:
-                    raise DataError(f"{cfg.data.path}: row {index + 1}: {e}") from None
-                if sample.num_trained == 0:
-                    stats.dropped += 1
-                    continue
-                text = sample.rendered.text
-                prompt = sample.rendered.prompt
-                prompt_tokens = min(len(prompt_ids(prompt, tokenizer)), len(sample.input_ids))
-                writer.write({
-                    "prompt": prompt,
-                    "completion": text[len(prompt):],
-                    "prompt_tokens": prompt_tokens,
-                    "completion_tokens": len(sample.input_ids) - prompt_tokens,
-                    "truncated": bool(sample.truncated),
-                })
-                stats.written += 1
-                stats.truncated += bool(sample.truncated)
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(out) as tmp, jsonlines.open(tmp, mode="w") as writer:
+        for _, sample in iter_samples(raw, info, cfg, tokenizer, cfg.data.path):
+            stats.rows += 1
+            if not sample.trainable:  # the trainer drops these too
+                stats.dropped += 1
+                continue
+            text = sample.rendered.text
+            prompt = sample.rendered.prompt
+            prompt_tokens = min(len(prompt_ids(prompt, tokenizer)), len(sample.input_ids))
+            writer.write({
+                "prompt": prompt,
+                "completion": text[len(prompt):],
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": len(sample.input_ids) - prompt_tokens,
+                "truncated": bool(sample.truncated),
+            })
+            stats.written += 1
+            stats.truncated += bool(sample.truncated)
     say(f"Wrote {stats.written} samples to {out} ({stats.truncated} truncated, {stats.dropped} without a trained token left out)")
     return stats

@@ -82,19 +82,24 @@ def run_name(cfg: Config) -> str:
     return f"{model}-{data}"
 
 
-def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[str, list], PrepStats]:
-    """Tokenise every row with the same function the preview uses; drop rows with nothing to train."""
+def iter_samples(rows, info, cfg: Config, tokenizer, source: str):
+    """(row index, TokenizedSample) for each row, through the preview's own function; errors name the row."""
     from .errors import DataError
     from .tokenize import encode_row
 
-    stats = PrepStats()
-    columns: dict[str, list] = {"input_ids": [], "labels": []}
     for index, row in enumerate(rows):
-        stats.rows += 1
         try:
-            sample = encode_row(row, info, cfg.data, tokenizer)
+            yield index, encode_row(row, info, cfg.data, tokenizer)
         except DataError as e:
             raise DataError(f"{source}: row {index + 1}: {e}") from None
+
+
+def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[str, list], PrepStats]:
+    """Tokenise every row; drop rows with nothing to train (blank answer or no trained token left)."""
+    stats = PrepStats()
+    columns: dict[str, list] = {"input_ids": [], "labels": []}
+    for _, sample in iter_samples(rows, info, cfg, tokenizer, source):
+        stats.rows += 1
         if sample.truncated:
             stats.truncated += 1
         if not sample.trainable:
