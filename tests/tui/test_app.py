@@ -21,6 +21,7 @@ from engine.events import RunStarted, RunStopped, StepLogged
 from tui.app import TuneDeckApp, run_app
 from tui.state import AppState
 from tui.widgets.confirm import Confirm
+from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,14 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 def make_app(tmp_path, **kw) -> TuneDeckApp:
     cfg = load_config(None, {"data.path": "sample_data/tunedeck_qa.jsonl", "output.runs_dir": str(tmp_path / "runs")})
     return TuneDeckApp(AppState(config=cfg), **kw)
-
-
-async def until(pilot, check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def test_app_module_does_not_import_heavy_libraries():

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Checkbox, Input, Select, Static
+from textual.widgets import Button, Checkbox, Input, Select
 
 import engine.memory
 from engine.config import Config, field_specs, load_config
@@ -16,6 +15,7 @@ from tui.app import TuneDeckApp
 from tui.screens.config import PRESETS, ConfigScreen, cli_command, widget_id
 from tui.state import AppState
 from tui.widgets.confirm import Confirm
+from tui_helpers import until, text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,18 +29,6 @@ def make_app(tmp_path, config_path: Path | None = None, **sets) -> TuneDeckApp:
     over = {"data.path": "sample_data/tunedeck_qa.jsonl", "output.runs_dir": str(tmp_path / "runs"), **sets}
     cfg = load_config(config_path, over)
     return TuneDeckApp(AppState(config=cfg, config_path=config_path), start_screen="config")
-
-
-async def until(pilot, check, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-def text(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
 
 
 def field(app, path: str):

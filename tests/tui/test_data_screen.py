@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +12,7 @@ from textual import events
 from engine.config import Config
 from tui.app import TuneDeckApp
 from tui.state import AppState
+from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (100, 30)
@@ -22,15 +22,6 @@ def make_app(path) -> TuneDeckApp:
     cfg = Config()
     cfg.data.path = str(path)
     return TuneDeckApp(AppState(config=cfg), start_screen="data")
-
-
-async def until(pilot, check, timeout: float = 20.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def info_text(screen) -> str:

@@ -8,7 +8,6 @@ and look at the pictures in tests/tui/__snapshots__/test_snapshots_config_train/
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from engine.events import CheckpointSaved, EvalLogged, MessageLogged, RunFinishe
 from tui.app import TuneDeckApp
 from tui.screens.config import widget_id
 from tui.state import AppState
+from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(100, 30), (80, 24)]
@@ -60,13 +60,6 @@ FIXED = {"data.path": "sample_data/tunedeck_qa.jsonl", "data.template": "chatml"
 
 def app_on(screen: str) -> TuneDeckApp:
     return TuneDeckApp(AppState(config=load_config(None, FIXED)), start_screen=screen)
-
-
-async def until(pilot, check, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        await pilot.pause(0.05)
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")

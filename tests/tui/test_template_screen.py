@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,6 +14,10 @@ from engine.model import load_tokenizer
 from engine.tokenize import encode_row
 from tui.app import TuneDeckApp
 from tui.state import AppState
+import tui_helpers
+from tui_helpers import text
+
+until = partial(tui_helpers.until, timeout=30.0)
 
 ROOT = Path(__file__).resolve().parents[2]
 ALPACA = ROOT / "sample_data" / "tunedeck_alpaca.json"
@@ -27,19 +31,6 @@ def make_app(tiny_model_dir, path=ALPACA, **data) -> TuneDeckApp:
     for k, v in data.items():
         setattr(cfg.data, k, v)
     return TuneDeckApp(AppState(config=cfg), start_screen="template")
-
-
-async def until(pilot, check, timeout: float = 30.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if check():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def text(screen, selector: str) -> str:
-    return str(screen.query_one(selector).render())
 
 
 async def ready(pilot, screen, index: int | None = None):

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Input
 
 import engine.train
 from engine.config import load_config
@@ -25,6 +26,10 @@ from tui.app import TuneDeckApp
 from tui.screens.train import TrainScreen, hms
 from tui.state import AppState
 from tui.widgets.charts import TrainingCharts, drawable, nice_int_ticks
+import tui_helpers
+from tui_helpers import text
+
+until = partial(tui_helpers.until, timeout=60.0)
 
 ROOT = Path(__file__).resolve().parents[2]
 QA = ROOT / "sample_data" / "tunedeck_qa.jsonl"
@@ -73,18 +78,6 @@ def make_app(tmp_path, **sets) -> TuneDeckApp:
     over = {"data.path": str(QA), "output.runs_dir": str(tmp_path / "runs")}
     over.update(sets)
     return TuneDeckApp(AppState(config=load_config(None, over)), start_screen="train")
-
-
-async def until(pilot, check, timeout: float = 60.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await pilot.pause(0.05)
-
-
-def text(app, selector: str) -> str:
-    return str(app.screen.query_one(selector, Static).render())
 
 
 def test_hms_and_ticks():
