@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ui = sub.add_parser("ui", help="open the terminal app")
     _add_overrides(ui)
-    ui.add_argument("--screen", choices=["data", "template", "config", "train"], default="data")
+    ui.add_argument("--screen", choices=["data", "template", "config", "train", "runs", "playground"], default="data")
     ui.add_argument("--start", action="store_true", help="open the training screen and start at once")
 
     tr = sub.add_parser("train", help="train headless with a progress bar")

@@ -1,4 +1,4 @@
-"""TuneDeck's Textual app: Data, Template, Config and Train screens over one shared config.
+"""TuneDeck's Textual app: Data, Template, Config, Train, Runs and Playground screens over one shared config.
 
 Nothing heavy is imported here: torch, transformers and datasets load inside
 worker threads, so the first frame paints at once, even over a slow SSH link.
@@ -6,7 +6,7 @@ worker threads, so the first frame paints at once, even over a slow SSH link.
 Each screen is a Textual mode (its state survives switching away). Keys that
 work everywhere, also while typing in a field and inside tmux:
 
-    F2 F3 F4 F5       Data, Template, Config, Train   (also 1 2 3 4 outside text fields)
+    F2 .. F7          Data, Template, Config, Train, Runs, Playground   (also 1 .. 6 outside text fields)
     Ctrl+T            start training with the current config (disabled while a field is invalid or a run is going)
     Ctrl+P            command palette: switch screen, start/stop training, save/load config, presets
     Ctrl+Q            quit
@@ -27,28 +27,26 @@ from engine.config import Config, ConfigError, load_config
 
 from .screens.config import PRESETS, ConfigScreen
 from .screens.data import DataScreen
+from .screens.playground import PlaygroundScreen
+from .screens.runs import RunsScreen
 from .screens.template import TemplateScreen
 from .screens.train import TrainScreen
 from .state import AppState
 from .widgets.confirm import Confirm
 
-SCREENS = ("data", "template", "config", "train")
+SCREENS = ("data", "template", "config", "train", "runs", "playground")
 
 
 class TuneDeckApp(App):
     CSS_PATH = "app.tcss"
     TITLE = "TuneDeck"
-    MODES = {"data": DataScreen, "template": TemplateScreen, "config": ConfigScreen, "train": TrainScreen}
+    MODES = {"data": DataScreen, "template": TemplateScreen, "config": ConfigScreen, "train": TrainScreen,
+             "runs": RunsScreen, "playground": PlaygroundScreen}
     BINDINGS = [
-        Binding("1", "goto('data')", "Data", show=False),
-        Binding("2", "goto('template')", "Template", show=False),
-        Binding("3", "goto('config')", "Config", show=False),
-        Binding("4", "goto('train')", "Train", show=False),
-        # Digits go to a focused text field; F2-F5 switch screens from anywhere.
-        Binding("f2", "goto('data')", "Data", show=False, priority=True),
-        Binding("f3", "goto('template')", "Template", show=False, priority=True),
-        Binding("f4", "goto('config')", "Config", show=False, priority=True),
-        Binding("f5", "goto('train')", "Train", show=False, priority=True),
+        # Digits go to a focused text field; F2-F7 switch screens from anywhere.
+        *(Binding(str(i + 1), f"goto('{name}')", name.title(), show=False) for i, name in enumerate(SCREENS)),
+        *(Binding(f"f{i + 2}", f"goto('{name}')", name.title(), show=False, priority=True)
+          for i, name in enumerate(SCREENS)),
         Binding("ctrl+t", "start_training", "Start training", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
@@ -155,7 +153,7 @@ class TuneDeckApp(App):
         yield SystemCommand("Save config", "Write the config as YAML (Config screen, Ctrl+S)", partial(self._config_action, "save"))
         yield SystemCommand("Load config", "Read the YAML file named on the Config screen (Ctrl+O)",
                             partial(self._config_action, "load"))
-        yield SystemCommand("Copy train command", "Copy the `tunedeck train ...` command for this config (F9 on Config)",
+        yield SystemCommand("Copy train command", "Copy the `tunedeck train ...` command for this config (F12 on Config)",
                             partial(self._config_action, "copy_command"))
         for key, (label, _) in PRESETS.items():
             yield SystemCommand(f"Load preset: {label}", "Set the config form's values for this preset",

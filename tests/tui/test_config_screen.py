@@ -105,7 +105,7 @@ async def test_select_and_checkbox_edit_the_config(tmp_path):
         assert "model.gradient_checkpointing" in text(app, "#cfg-help")  # help for the focused field
         assert "--set model.quantization=8bit" in text(app, "#cfg-command")
         assert "--set model.gradient_checkpointing=true" in text(app, "#cfg-command")
-        await pilot.press("f9")
+        await pilot.press("f12")
         assert app.clipboard == app.screen.command_line() and app.clipboard.startswith("tunedeck train --set")
 
 
@@ -121,7 +121,7 @@ async def test_presets_apply_values_in_any_order(tmp_path):
         await pilot.pause()
         assert cfg.model.quantization == "none" and cfg.training.max_steps == 0 and cfg.data.limit is None
         assert field(app, "data.limit").value == ""
-        await pilot.press("f6")  # QLoRA
+        await pilot.press("f8")  # QLoRA
         await pilot.pause()
         assert cfg.model.quantization == "4bit" and field(app, "model.quantization").value == "4bit"
         assert not app.state.invalid

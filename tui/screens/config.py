@@ -8,7 +8,7 @@ its message beside it, is listed in ``app.state.invalid`` and keeps Start
 disabled everywhere. The config itself only ever holds valid values.
 
 Keys: Tab/Shift+Tab move between fields, Ctrl+S save, Ctrl+O load, Ctrl+T
-start training, F6/F7/F8 presets, F9 copy the `tunedeck train` command,
+start training, F8/F9/F10 presets, F12 copy the `tunedeck train` command,
 Esc leaves a field.
 """
 
@@ -105,10 +105,11 @@ class ConfigScreen(Screen):
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+o", "load", "Load"),
         Binding("ctrl+t", "app.start_training", "Start training"),
-        Binding("f9", "copy_command", "Copy command"),
-        Binding("f6", "preset('qlora')", "QLoRA", show=False),
-        Binding("f7", "preset('lora16')", "LoRA16", show=False),
-        Binding("f8", "preset('smoke')", "Smoke", show=False),
+        Binding("f12", "copy_command", "Copy command"),
+        # F2-F7 switch screens (app bindings); presets sit right after them.
+        Binding("f8", "preset('qlora')", "QLoRA", show=False),
+        Binding("f9", "preset('lora16')", "LoRA16", show=False),
+        Binding("f10", "preset('smoke')", "Smoke", show=False),
         Binding("escape", "leave_field", "Leave field", show=False),
     ]
 
@@ -133,7 +134,7 @@ class ConfigScreen(Screen):
             yield Label("Presets", classes="bar-label")
             for i, (key, (label, _)) in enumerate(PRESETS.items()):
                 yield Button(label, id=f"preset-{key}", classes="preset", compact=True,
-                             tooltip=f"F{6 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
+                             tooltip=f"F{8 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
             section = None
             for spec in SPECS.values():
@@ -157,7 +158,7 @@ class ConfigScreen(Screen):
                                     classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
                                     placeholder="none" if spec.rules.get("nullable") else "")
                     yield Static("", classes="field-error", id=wid + "-err")
-        yield Static(Text("Tab: next field · the focused field's help shows here · F6/F7/F8: presets",
+        yield Static(Text("Tab: next field · the focused field's help shows here · F8/F9/F10: presets",
                           style="italic"), id="cfg-help")
         yield Static("", id="cfg-memory")
         yield Static("", id="cfg-command")

@@ -1,6 +1,6 @@
 """The one-line screen bar at the top of every screen: where you are, click to switch.
 
-``NavTabs("config")`` shows ``1 Data  2 Template  3 Config  4 Train`` with the
+``NavTabs("config")`` shows ``1 Data  2 Template  3 Config  4 Train  5 Runs  6 Playground`` with the
 current screen highlighted, and on the right the keys that switch screens.
 Each label is clickable (mouse works over SSH and in tmux with mouse mode on).
 """
@@ -12,8 +12,9 @@ from textual.containers import Horizontal
 from textual.events import Click
 from textual.widgets import Label
 
-SCREENS = (("data", "1 Data"), ("template", "2 Template"), ("config", "3 Config"), ("train", "4 Train"))
-KEYS_HINT = "F2-F5/1-4 screens · ^P commands"
+SCREENS = (("data", "1 Data"), ("template", "2 Template"), ("config", "3 Config"), ("train", "4 Train"),
+           ("runs", "5 Runs"), ("playground", "6 Playground"))
+KEYS_HINT = "F2-F7 · ^P commands"
 
 
 class NavTab(Label):
