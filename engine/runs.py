@@ -229,3 +229,17 @@ def format_duration(seconds: float | None) -> str:
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
     return f"{s // 3600}h{s % 3600 // 60:02d}m"
+
+
+def config_table(configs: list[Config]) -> list[tuple[str, list[Any]]]:
+    """The dotted keys whose values are not the same in every config, with each config's value, in config order."""
+    flat = [_flatten(c.to_dict()) for c in configs]
+    keys: list[str] = []
+    for f in flat:
+        keys += [k for k in f if k not in keys]
+    rows = []
+    for k in keys:
+        values = [f.get(k) for f in flat]
+        if any(v != values[0] for v in values[1:]):
+            rows.append((k, values))
+    return rows

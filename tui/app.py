@@ -20,6 +20,7 @@ import sys
 from functools import partial
 from pathlib import Path
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 
@@ -52,20 +53,23 @@ class TuneDeckApp(App):
     ]
 
     def __init__(self, state: AppState | None = None, *, start_screen: str = "data", autostart: bool = False,
-                 run_dir: str | None = None):
+                 run_dir: str | None = None, attach: str | Path | None = None):
         super().__init__()
         if start_screen not in SCREENS:
             raise ValueError(f"start_screen must be one of {', '.join(SCREENS)}, got {start_screen!r}")
         self.state = state or AppState()
-        self.start_screen = "train" if autostart else start_screen
+        self.start_screen = "train" if autostart else ("runs" if attach else start_screen)
+        self.attach = Path(attach) if attach else None  # a run to open in the run view at start (tunedeck attach)
         self.autostart = autostart  # the Train screen starts a run when it first mounts
         self.run_dir = run_dir  # the run folder for the first run (tunedeck ui --run-dir)
         self._tokenizers: dict[str, object] = {}
         self._quit_after_run = False
         self.detached = False  # the terminal is gone (SIGHUP); see detach_from_terminal
 
-    def on_mount(self) -> None:
-        self.switch_mode(self.start_screen)
+    async def on_mount(self) -> None:
+        await self.switch_mode(self.start_screen)
+        if self.attach is not None:
+            self.open_run(self.attach)
 
     # -- screens --------------------------------------------------------------------------------
     def action_goto(self, screen: str) -> None:
@@ -77,6 +81,40 @@ class TuneDeckApp(App):
         if self.current_mode != screen:
             await self.switch_mode(screen)
         return self.screen
+
+    # -- after training: runs, run view, evaluation, export, playground --------------------------
+    def open_run(self, run_dir: str | Path) -> None:
+        """Show one run (live while it trains) on top of the Runs screen."""
+        from .screens.run_view import RunScreen
+
+        if self.current_mode != "runs":
+            self.switch_mode("runs")
+        self.push_screen(RunScreen(run_dir))
+
+    def open_eval(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
+        from .screens.evaluate import EvalScreen
+
+        self.push_screen(EvalScreen(run_dir, checkpoint))
+
+    def open_export(self, run_dir: str | Path) -> None:
+        from .screens.export import ExportScreen
+
+        self.push_screen(ExportScreen(run_dir))
+
+    @work(exclusive=True, group="switch")
+    async def open_playground(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
+        screen = await self._show("playground")
+        screen.open_run(run_dir, checkpoint)
+
+    @work(exclusive=True, group="switch")
+    async def resume_run(self, run_dir: str | Path) -> None:
+        """Continue a stopped, failed or killed run from its last checkpoint, on the Train screen."""
+        if self.state.training:
+            self.notify("A run is already training in this app; stop it first (Train screen, x).",
+                        title="One run at a time", severity="warning")
+            return
+        screen = await self._show("train")
+        screen.action_start(resume=str(run_dir))
 
     # -- shared helpers -------------------------------------------------------------------------
     @property
@@ -184,7 +222,7 @@ def detach_from_terminal(app: TuneDeckApp) -> None:
 
 
 def run_app(config_path: str | None = None, overrides: list[str] | None = None, screen: str = "data",
-            start: bool = False, run_dir: str | None = None) -> int:
+            start: bool = False, run_dir: str | None = None, attach: str | Path | None = None) -> int:
     """Load the config (one-line error and exit code 2 when it is wrong) and run the app."""
     try:
         cfg = load_config(config_path, overrides or [])
@@ -192,7 +230,7 @@ def run_app(config_path: str | None = None, overrides: list[str] | None = None, 
         print(f"error: {e}", file=sys.stderr)
         return 2
     state = AppState(config=cfg, config_path=Path(config_path) if config_path else None)
-    app = TuneDeckApp(state, start_screen=screen, autostart=start, run_dir=run_dir)
+    app = TuneDeckApp(state, start_screen=screen, autostart=start, run_dir=run_dir, attach=attach)
     import signal
 
     if hasattr(signal, "SIGHUP"):

@@ -1,16 +1,296 @@
-"""Runs screen (being built)."""
+"""Runs screen: every run in the runs folder, what became of it, and what to do next.
+
+The list is rebuilt from the run folders (engine.runs.list_summaries) in a
+worker every couple of seconds, so runs started by other processes (headless
+``tunedeck train``, another terminal) appear and their steps count up.
+
+Keys: Enter open the run (live for a running one: charts, progress, stop),
+space mark for comparison, c compare the marked runs (overlaid loss curves and
+config differences), d delete (after confirmation), r resume from the last
+checkpoint, x stop a running run, e evaluate, E export, p playground.
+"""
 
 from __future__ import annotations
 
-from textual.app import ComposeResult
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from pathlib import Path
 
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from engine import rundir
+from engine.runs import RunSummary, delete_run, format_duration, list_summaries
+
+from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
+
+REFRESH_S = 2.0
+STATE_STYLE = {"running": "bold green", "finished": "green", "stopped": "yellow", "failed": "bold red",
+               "killed": "bold red", "unknown": "dim"}
+COLUMNS = ("", "status", "run", "steps", "loss", "best eval", "time", "model", "data", "started")
+
+
+class RunsListed(Message):
+    def __init__(self, runs_dir: str, summaries: list[RunSummary]) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.summaries = summaries
+
+
+def _num(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
+def row_cells(s: RunSummary, marked: bool) -> tuple:
+    steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
+    started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
+    return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
+            short_name(s.path, 36), steps, _num(s.final_loss), _num(s.best_eval_loss), format_duration(s.duration_s),
+            s.model_short, s.dataset_short, started)
 
 
 class RunsScreen(Screen):
+    CSS_PATH = "runs.tcss"
+    BINDINGS = [
+        Binding("enter", "open", "Open"),
+        Binding("space", "mark", "Mark"),
+        Binding("c", "compare", "Compare"),
+        Binding("d", "delete", "Delete"),
+        Binding("r", "resume", "Resume"),
+        Binding("x", "stop_run", "Stop", show=False),
+        Binding("e", "evaluate", "Eval"),
+        Binding("E", "export", "Export"),
+        Binding("p", "playground", "Playground"),
+    ]
+
+    def __init__(self):
+        super().__init__()
+        self.summaries: list[RunSummary] = []
+        self.marked: set[str] = set()  # run names marked for comparison
+        self.listed = False  # the first listing arrived
+        self._shown: list[tuple] = []  # what the table shows, to skip redraws when nothing changed
+
+    @property
+    def runs_dir(self) -> str:
+        return self.app.state.config.output.runs_dir
+
     def compose(self) -> ComposeResult:
         yield NavTabs("runs")
-        yield Static("Runs")
+        yield Label("", id="runs-title")
+        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        table.add_columns(*COLUMNS)
+        yield table
+        yield Static("", id="runs-detail")
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_list()
+        self.set_interval(REFRESH_S, self.refresh_list)
+
+    def on_screen_resume(self) -> None:
+        self.refresh_list()
+
+    # -- listing --------------------------------------------------------------------------------
+    def refresh_list(self) -> None:
+        self._list(self.runs_dir)
+
+    @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
+    def _list(self, runs_dir: str) -> None:
+        self.post_message(RunsListed(runs_dir, list_summaries(runs_dir)))
+
+    def on_runs_listed(self, msg: RunsListed) -> None:
+        if msg.runs_dir != self.runs_dir:
+            return  # the runs folder changed meanwhile; a newer listing is on its way
+        self.summaries = msg.summaries
+        self.listed = True
+        names = {s.name for s in self.summaries}
+        self.marked &= names
+        self._fill_table()
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _fill_table(self) -> None:
+        table = self.query_one(DataTable)
+        rows = [row_cells(s, s.name in self.marked) for s in self.summaries]
+        plain = [tuple(str(c) for c in r) for r in rows]
+        title = self.query_one("#runs-title", Label)
+        n = len(self.summaries)
+        running = sum(s.status == "running" for s in self.summaries)
+        mark = f" · {len(self.marked)} marked" if self.marked else ""
+        title.update(Text.assemble((f" {self.runs_dir}/", "bold"), f"  {n} run{'s' * (n != 1)}",
+                                   (f", {running} running" if running else ""), mark))
+        if plain == self._shown:
+            return
+        current = self.current()
+        table.clear()
+        for s, cells in zip(self.summaries, rows):
+            table.add_row(*cells, key=s.name)
+        self._shown = plain
+        if current is not None and current.name in {s.name for s in self.summaries}:
+            table.move_cursor(row=table.get_row_index(current.name), animate=False)
+
+    def current(self) -> RunSummary | None:
+        table = self.query_one(DataTable)
+        if not self.summaries or table.row_count == 0:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(Coordinate(table.cursor_row, 0)).row_key.value
+        except Exception:
+            return None
+        return next((s for s in self.summaries if s.name == key), None)
+
+    @on(DataTable.RowSelected)
+    def _selected(self) -> None:
+        self.action_open()
+
+    @on(DataTable.RowHighlighted)
+    def _highlighted(self) -> None:
+        self._show_detail()
+        self.refresh_bindings()
+
+    def _show_detail(self) -> None:
+        detail = self.query_one("#runs-detail", Static)
+        if not self.summaries:
+            detail.update(Text.assemble(
+                (f"No runs in {self.runs_dir}/ yet. ", "bold") if self.listed else ("Reading runs… ", "dim"),
+                "Start one on the Train screen (4 or F5), or headless: tunedeck train --config FILE."))
+            return
+        s = self.current()
+        if s is None:
+            detail.update("")
+            return
+        out = Text()
+        out.append(f"{s.name}", style="bold")
+        out.append(f"  {s.status}", style=STATE_STYLE.get(s.status, ""))
+        out.append(f" · {s.model} on {s.dataset}\n")
+        if s.error:
+            out.append(f"{s.error}\n", style="red")
+            if s.hint:
+                out.append(f"hint: {s.hint}\n", style="yellow")
+        ckpts = ", ".join(c.removeprefix("checkpoint-") for c in s.checkpoints) or "none"
+        out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}\n", style="dim")
+        out.append(self._next_steps(s), style="italic")
+        detail.update(out)
+
+    @staticmethod
+    def _next_steps(s: RunSummary) -> str:
+        if s.status == "running":
+            return "Enter: watch live · x: stop (saves a checkpoint)"
+        can = ["Enter: charts and config"]
+        if s.status in ("stopped", "failed", "killed") and s.checkpoints:
+            can.append("r: resume")
+        if s.has_adapter or s.checkpoints:
+            can += ["p: playground", "e: evaluate", "E: export"]
+        can += ["space: mark, c: compare", "d: delete"]
+        return " · ".join(can)
+
+    # -- actions --------------------------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        s = self.current() if self.is_mounted else None
+        if action == "open":
+            return True if s is not None else None
+        if action == "resume":
+            return True if s and s.status in ("stopped", "failed", "killed") and s.checkpoints else None
+        if action == "stop_run":
+            return True if s and s.status == "running" else None
+        if action in ("evaluate", "export", "playground"):
+            return True if s and s.status != "running" and (s.has_adapter or s.checkpoints) else None
+        if action == "delete":
+            return True if s and s.status != "running" else None
+        if action == "compare":
+            return True if len(self.marked) >= 2 else None
+        return True
+
+    def action_open(self) -> None:
+        s = self.current()
+        if s is not None:
+            self.app.open_run(s.path)
+
+    def action_mark(self) -> None:
+        s = self.current()
+        if s is None:
+            return
+        self.marked ^= {s.name}
+        self._fill_table()
+        self.refresh_bindings()
+
+    def action_compare(self) -> None:
+        runs = [s for s in self.summaries if s.name in self.marked]
+        if len(runs) < 2:
+            self.notify("Mark two or more runs with space first.", severity="warning")
+            return
+        from .compare import CompareScreen
+
+        self.app.push_screen(CompareScreen([s.path for s in reversed(runs)]))  # oldest first
+
+    def action_delete(self) -> None:
+        s = self.current()
+        if s is None:
+            return
+
+        def answer(yes: bool | None) -> None:
+            if not yes:
+                return
+            try:
+                delete_run(s.path)
+            except Exception as e:  # RunError (still training) or an OSError: one line, nothing lost
+                self.notify(str(e), title="Not deleted", severity="error")
+                return
+            self.marked.discard(s.name)
+            self.notify(f"Deleted {s.name}", severity="information")
+            self.refresh_list()
+
+        size = "with its checkpoints and adapter" if (s.checkpoints or s.has_adapter) else "and its files"
+        self.app.push_screen(Confirm(f"Delete run {s.name} {size}? This cannot be undone.", "Delete"), answer)
+
+    def action_resume(self) -> None:
+        s = self.current()
+        if s is not None:
+            self.app.resume_run(s.path)
+
+    def action_stop_run(self) -> None:
+        s = self.current()
+        if s is None or s.status != "running":
+            return
+
+        def answer(yes: bool | None) -> None:
+            if yes:
+                rundir.request_stop(s.path)
+                self.notify(f"Stop requested for {s.name}: it saves a checkpoint, then ends.", severity="warning")
+
+        self.app.push_screen(Confirm(f"Stop {s.name}? It saves a checkpoint first; resume it later with r.",
+                                     "Stop run"), answer)
+
+    def action_evaluate(self) -> None:
+        s = self.current()
+        if s is not None:
+            self.app.open_eval(s.path)
+
+    def action_export(self) -> None:
+        s = self.current()
+        if s is not None:
+            self.app.open_export(s.path)
+
+    def action_playground(self) -> None:
+        s = self.current()
+        if s is not None:
+            self.app.open_playground(s.path)
+
+    def select(self, name: str) -> bool:
+        """Move the cursor to the run called ``name`` (tests, attach)."""
+        table = self.query_one(DataTable)
+        try:
+            table.move_cursor(row=table.get_row_index(name), animate=False)
+        except Exception:
+            return False
+        return True
+
+
+def short_name(path: Path, width: int = 28) -> str:
+    name = Path(path).name
+    return name if len(name) <= width else name[: width - 1] + "…"

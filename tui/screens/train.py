@@ -24,34 +24,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, ProgressBar, RichLog, Static
+from textual.widgets import Button, Footer, Label
 from textual.worker import Worker, WorkerState
 
-from engine.events import (
-    CheckpointSaved,
-    Event,
-    EvalLogged,
-    MessageLogged,
-    RunFailed,
-    RunFinished,
-    RunStarted,
-    RunStopped,
-    StepLogged,
-)
+from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
 
 from ..messages import EngineEvent, TrainingEnded
-from ..widgets.charts import TrainingCharts
+from ..widgets.monitor import RunMonitor, hms
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 5
-
-
-def hms(seconds: float | None) -> str:
-    """Seconds as h:mm:ss ('-:--:--' when unknown)."""
-    if seconds is None or seconds != seconds or seconds == float("inf"):
-        return "-:--:--"
-    s = int(max(0, seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+__all__ = ["TrainScreen", "hms"]
 
 
 class TrainScreen(Screen):
@@ -72,12 +55,11 @@ class TrainScreen(Screen):
         self.stop_event: threading.Event | None = None
         self.save_event: threading.Event | None = None
         self.started: RunStarted | None = None
-        self.last_step: StepLogged | None = None
         self.run_dir: str | None = None
         self.outcome: Event | None = None  # the last run's RunFinished / RunStopped / RunFailed
         self.events: list[Event] = []  # every event of this screen's runs, in order
         self.notifications: list[tuple[str, str]] = []  # (severity, text): what was notified, for tests
-        self._dirty = False
+        self.resuming: str | None = None  # the run folder being resumed, if this run is a resume
 
     def compose(self) -> ComposeResult:
         yield NavTabs("train")
@@ -87,18 +69,16 @@ class TrainScreen(Screen):
                          tooltip="x: save a checkpoint, then stop")
             yield Button("Checkpoint", id="savenow", compact=True, disabled=True, tooltip="k: save a checkpoint now")
             yield Label("", id="train-state")
-        yield TrainingCharts(id="charts")
-        with Horizontal(id="progress-row"):
-            yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
-            yield Static("", id="progress-text")
-        yield Static("", id="status-line")
-        yield RichLog(id="log", wrap=True, markup=False, max_lines=5000)
+        yield RunMonitor(id="monitor")
         yield Footer()
+
+    @property
+    def monitor(self) -> RunMonitor:
+        return self.query_one(RunMonitor)
 
     def on_mount(self) -> None:
         self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
         self._update_controls()
-        self._show_progress()
         self._log("Press s (or Ctrl+T anywhere) to train with the current config; x stops with a checkpoint.", "hint")
         if self.app.autostart:
             self.app.autostart = False
@@ -115,7 +95,8 @@ class TrainScreen(Screen):
         self.query_one("#savenow", Button).disabled = not self.running or self.stopping
         state = self.query_one("#train-state", Label)
         if self.running:
-            state.update(Text("stopping: saving a checkpoint…" if self.stopping else "training…",
+            doing = f"resuming {Path(self.resuming).name}…" if self.resuming else "training…"
+            state.update(Text("stopping: saving a checkpoint…" if self.stopping else doing,
                               style="bold yellow" if self.stopping else "bold green"))
         elif invalid:
             path, msg = next(iter(invalid.items()))
@@ -140,28 +121,45 @@ class TrainScreen(Screen):
         return True
 
     @on(Button.Pressed, "#start")
-    def action_start(self) -> None:
+    def action_start(self, resume: str | None = None) -> None:
+        """Start a run with the current config, or resume the run folder ``resume`` from its last checkpoint."""
         state = self.app.state
         if self.running or state.training:
+            self._notify("A run is already training in this app; stop it first (x).", "warning")
             return  # one run at a time
-        if state.invalid:
+        if state.invalid and not resume:
             path, msg = next(iter(state.invalid.items()))
             self._notify(f"{path}: {msg}. Fix it on the Config screen (F4).", "error")
             return
         self.running, self.stopping = True, False
         state.training = True
         self.stop_event, self.save_event = threading.Event(), threading.Event()
-        self.started = self.last_step = self.outcome = None
+        self.started = self.outcome = None
         self.run_dir = None
-        self.query_one(TrainingCharts).reset()
-        self.query_one("#log", RichLog).clear()
-        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
-        self.query_one("#status-line", Static).update("")
-        self._show_progress()
+        self.resuming = str(resume) if resume else None
+        self.monitor.loading = True
+        self.monitor.reset()
         self._update_controls()
-        run_dir, self.app.run_dir = self.app.run_dir, None  # --run-dir names the first run only
-        self._log(f"Starting: {state.config.model.name} on {state.config.data.path}")
-        self._train(copy.deepcopy(state.config), self.stop_event, self.save_event, run_dir)
+        if resume:
+            run_dir = None
+            self._log(f"Resuming {resume} from its last checkpoint")
+            self._load_history(str(resume))
+        else:
+            run_dir, self.app.run_dir = self.app.run_dir, None  # --run-dir names the first run only
+            self._log(f"Starting: {state.config.model.name} on {state.config.data.path}")
+        self._train(copy.deepcopy(state.config), self.stop_event, self.save_event, run_dir, self.resuming)
+
+    def _load_history(self, run_dir: str) -> None:
+        """A resumed run's chart starts with the steps it already took (one continuous curve)."""
+        from engine.events import EvalLogged, StepLogged, read_events
+
+        history = self.monitor.charts.history
+        for e in read_events(Path(run_dir) / "metrics.jsonl"):
+            if isinstance(e, StepLogged):
+                history.add_step(e)
+            elif isinstance(e, EvalLogged):
+                history.add_eval(e)
+        self.monitor.charts.redraw()
 
     @on(Button.Pressed, "#stop")
     def action_stop(self) -> None:
@@ -178,14 +176,16 @@ class TrainScreen(Screen):
             self._log("Checkpoint requested: saved after this step.")
 
     def action_cycle_chart(self) -> None:
-        self.query_one(TrainingCharts).cycle()
+        self.monitor.charts.cycle()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="train", name="train")
-    def _train(self, cfg, stop: threading.Event, save_now: threading.Event, run_dir: str | None) -> None:
+    def _train(self, cfg, stop: threading.Event, save_now: threading.Event, run_dir: str | None,
+               resume: str | None = None) -> None:
         from engine.train import train  # torch and transformers load here, in the worker thread
 
-        result = train(cfg, run_dir=run_dir, on_event=lambda e: self.post_message(EngineEvent(e)), stop=stop,
-                       save_now=save_now)
+        kwargs = {"resume": resume} if resume else {}
+        result = train(None if resume else cfg, run_dir=run_dir, on_event=lambda e: self.post_message(EngineEvent(e)),
+                       stop=stop, save_now=save_now, **kwargs)
         self.post_message(TrainingEnded(result))
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -203,51 +203,31 @@ class TrainScreen(Screen):
     def handle_event(self, e: Event) -> None:
         """Record one engine event: history and log now, charts and progress at the next redraw tick."""
         self.events.append(e)
-        charts = self.query_one(TrainingCharts)
-        if isinstance(e, StepLogged):
-            charts.history.add_step(e)
-            self.last_step = e
-        elif isinstance(e, EvalLogged):
-            charts.history.add_eval(e)
-            ppl = f", perplexity {e.perplexity:.2f}" if e.perplexity else ""
-            self._log(f"eval at step {e.step}: loss {e.eval_loss:.4f}{ppl}")
-        elif isinstance(e, RunStarted):
+        self.monitor.handle_event(e)
+        if isinstance(e, RunStarted):
             self.started = e
             self.run_dir = e.run_dir
-            resumed = f", resuming at step {e.resumed_from_step}" if e.resumed_from_step else ""
-            self._log(f"Run {e.run_dir} on {e.device}: {e.train_samples} samples ({e.val_samples} validation), "
-                      f"{e.max_steps} steps, {e.trainable_params:,} trainable of {e.total_params:,} parameters{resumed}")
-            if e.truncated_samples or e.dropped_samples:
-                self._log(f"{e.truncated_samples} samples truncated, {e.dropped_samples} dropped (nothing to train)", "warning")
-        elif isinstance(e, MessageLogged):
-            self._log(e.text, e.level)
         elif isinstance(e, CheckpointSaved):
-            self._log(f"Checkpoint saved at step {e.step}: {e.path}")
             self._notify(f"Checkpoint saved at step {e.step}", "information")
         elif isinstance(e, RunFinished):
             self.outcome = e
             loss = f", final loss {e.final_loss:.4f}" if e.final_loss is not None else ""
-            self._log(f"Finished at step {e.step} in {hms(e.elapsed)}{loss}. Adapter: {e.adapter_path}")
             self._notify(f"Training finished{loss}. Run saved in {self.run_dir or e.adapter_path}", "information")
         elif isinstance(e, RunStopped):
             self.outcome = e
-            self._log(f"Stopped at step {e.step}; checkpoint {e.checkpoint or 'none'}", "warning")
             self._notify(f"Training stopped at step {e.step}; checkpoint {e.checkpoint or 'none saved'}", "warning")
         elif isinstance(e, RunFailed):
             self.outcome = e
-            self._log(f"Failed: {e.error}", "error")
-            if e.hint:
-                self._log(f"Hint: {e.hint}", "warning")
             self._notify(f"{e.error}" + (f"\nHint: {e.hint}" if e.hint else ""), "error")
-        self._dirty = True
 
     def on_training_ended(self, msg: TrainingEnded) -> None:
         self._ended()
 
     def _ended(self) -> None:
         self.running = self.stopping = False
+        self.monitor.loading = False
         self.app.state.training = False
-        self._dirty = True
+        self.monitor._dirty = True
         self._redraw_if_dirty()
         self._update_controls()
         self.app.refresh_bindings()
@@ -257,42 +237,10 @@ class TrainScreen(Screen):
 
     # -- drawing --------------------------------------------------------------------------------
     def _redraw_if_dirty(self) -> None:
-        if not self._dirty:
-            return
-        self._dirty = False
-        self.query_one(TrainingCharts).redraw()
-        self._show_progress()
-
-    def _show_progress(self) -> None:
-        e = self.last_step
-        bar = self.query_one("#progress", ProgressBar)
-        text = self.query_one("#progress-text", Static)
-        status = self.query_one("#status-line", Static)
-        if e is None:
-            total = self.started.max_steps if self.started else None
-            bar.update(total=total, progress=self.started.resumed_from_step if self.started else 0)
-            text.update(f"step 0/{total}" if total else ("loading…" if self.running else "no run yet"))
-            if self.started:
-                status.update(f"device {self.started.device}")
-            return
-        bar.update(total=max(e.max_steps, 1), progress=e.step)
-        text.update(f"step {e.step}/{e.max_steps} · epoch {e.epoch:.2f} · {hms(e.elapsed)} · ETA {hms(e.eta)}")
-        parts = [f"loss {e.loss:.3f}" if e.loss is not None and e.loss == e.loss else "loss –"]
-        h = self.query_one(TrainingCharts).history
-        if h.eval_loss:
-            parts.append(f"eval {h.eval_loss[-1]:.3f}")
-        parts.append(f"lr {e.learning_rate:.1e}")
-        if e.tokens_per_second:
-            parts.append(f"{e.tokens_per_second:,.0f} tok/s")
-        if self.started:
-            parts.append(self.started.device)
-        if e.memory_mb:
-            parts.append(f"mem {e.memory_mb / 1024:.1f} GB")
-        status.update(" · ".join(parts))
+        self.monitor.redraw_if_dirty()
 
     def _log(self, text: str, level: str = "info") -> None:
-        style = {"warning": "yellow", "error": "bold red", "hint": "dim italic"}.get(level, "")
-        self.query_one("#log", RichLog).write(Text(text, style=style))
+        self.monitor.log_line(text, level)
 
     def _notify(self, text: str, severity: str) -> None:
         self.notifications.append((severity, text))

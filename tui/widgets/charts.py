@@ -35,6 +35,7 @@ class History:
     tps: list[float] = field(default_factory=list)
     eval_steps: list[int] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
+    eval_ppl: list[float | None] = field(default_factory=list)
 
     def add_step(self, e) -> None:
         if self.steps and e.step <= self.steps[-1]:  # a resumed run logging again: keep one continuous curve
@@ -51,8 +52,12 @@ class History:
             self.tps.append(e.tokens_per_second)
 
     def add_eval(self, e) -> None:
+        if self.eval_steps and e.step <= self.eval_steps[-1]:  # re-logged after a resume
+            cut = next(i for i, s in enumerate(self.eval_steps) if s >= e.step)
+            del self.eval_steps[cut:], self.eval_loss[cut:], self.eval_ppl[cut:]
         self.eval_steps.append(e.step)
         self.eval_loss.append(e.eval_loss if e.eval_loss is not None else math.nan)
+        self.eval_ppl.append(getattr(e, "perplexity", None))
 
 
 def drawable(xs: list, ys: list, max_points: int) -> tuple[list, list]:

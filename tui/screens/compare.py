@@ -1,0 +1,137 @@
+"""Compare runs: their loss curves overlaid on one chart with a legend, and their config differences side by side.
+
+Pushed from the Runs screen (mark runs with space, then c). Everything comes
+from the run folders (metrics.jsonl, config.yaml), read in a worker.
+
+Keys: v switch between training and eval loss, Esc back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
+
+from ..widgets.charts import Chart, History
+from ..widgets.nav import NavTabs
+
+# 256-colour indices: plotext draws with them, rich writes the legend with the same ones.
+PALETTE = (51, 208, 46, 201, 226, 39, 196, 250)
+
+
+class Compared(Message):
+    def __init__(self, histories: list[History], table: list[tuple[str, list]], errors: list[str]) -> None:
+        super().__init__()
+        self.histories = histories
+        self.table = table
+        self.errors = errors
+
+
+def _show(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+class CompareScreen(Screen):
+    CSS_PATH = "compare.tcss"
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("v", "toggle_eval", "Train/eval loss"),
+    ]
+
+    def __init__(self, run_dirs: list[str | Path]):
+        super().__init__()
+        self.run_dirs = [Path(p) for p in run_dirs]
+        self.histories: list[History] = []
+        self.diff: list[tuple[str, list]] = []
+        self.eval = False  # draw eval loss instead of training loss
+
+    def compose(self) -> ComposeResult:
+        yield NavTabs("runs")
+        yield Label(f" Comparing {len(self.run_dirs)} runs", id="cmp-title")
+        yield Chart("loss", id="cmp-chart")
+        yield Static("", id="cmp-legend")
+        yield Label("", id="cmp-diff-title")
+        yield DataTable(id="cmp-diff", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _load(self) -> None:
+        from engine.config import load_config
+        from engine.events import EvalLogged, StepLogged, read_events
+        from engine.runs import config_table
+
+        histories, configs, errors = [], [], []
+        for rd in self.run_dirs:
+            h = History()
+            for e in read_events(rd / "metrics.jsonl"):
+                if isinstance(e, StepLogged):
+                    h.add_step(e)
+                elif isinstance(e, EvalLogged):
+                    h.add_eval(e)
+            histories.append(h)
+            try:
+                configs.append(load_config(rd / "config.yaml"))
+            except Exception as e:  # a hand-edited config that no longer loads: say so, compare the rest
+                errors.append(f"{rd.name}: {e}")
+        table = config_table(configs) if len(configs) == len(self.run_dirs) else []
+        self.post_message(Compared(histories, table, errors))
+
+    def on_compared(self, msg: Compared) -> None:
+        self.histories, self.diff = msg.histories, msg.table
+        self._draw()
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_column("setting")
+        for i, rd in enumerate(self.run_dirs):
+            table.add_column(Text(_label(rd), style=f"bold color({PALETTE[i % len(PALETTE)]})"))
+        for key, values in self.diff:
+            table.add_row(key, *(_show(v) for v in values))
+        title = self.query_one("#cmp-diff-title", Label)
+        if msg.errors:
+            title.update(Text("; ".join(msg.errors), style="red"))
+        else:
+            n = len(self.diff)
+            title.update(Text(f" {n} setting{'s' * (n != 1)} differ" if n else " Same config in every run",
+                              style="bold"))
+
+    def _draw(self) -> None:
+        series = []
+        legend = Text()
+        for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories)):
+            color = PALETTE[i % len(PALETTE)]
+            xs, ys = (h.eval_steps, h.eval_loss) if self.eval else (h.steps, h.loss)
+            series.append((xs, ys, color))
+            if i:
+                legend.append("  ")
+            legend.append("■ ", style=f"color({color})")
+            last = next((y for y in reversed(ys) if y == y), None)
+            legend.append(_label(rd) + (f" {last:.3f}" if last is not None else " (no points)"))
+        self.query_one("#cmp-chart", Chart).show("eval loss" if self.eval else "training loss", series)
+        self.query_one("#cmp-legend", Static).update(legend)
+
+    def action_toggle_eval(self) -> None:
+        self.eval = not self.eval
+        self._draw()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+
+def _label(rd: Path, width: int = 30) -> str:
+    name = rd.name
+    return name if len(name) <= width else name[: width - 1] + "…"

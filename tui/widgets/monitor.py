@@ -1,0 +1,158 @@
+"""One run's live view: charts, progress with ETA, a status line and a log, fed with engine events.
+
+The Train screen feeds it the events of the run it trains; the run view
+(Runs screen, ``tunedeck attach``) feeds it the events it reads from a run's
+``metrics.jsonl``. Both draw the same picture from the same events::
+
+    monitor.handle_event(StepLogged(...))   # records only: cheap, call it per event
+    monitor.redraw_if_dirty()               # draws; call it from a timer (a burst costs one repaint)
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import ProgressBar, RichLog, Static
+
+from engine.events import (
+    CheckpointSaved,
+    Event,
+    EvalLogged,
+    MessageLogged,
+    RunFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StepLogged,
+)
+
+from .charts import TrainingCharts
+
+
+def hms(seconds: float | None) -> str:
+    """Seconds as h:mm:ss ('-:--:--' when unknown)."""
+    if seconds is None or seconds != seconds or seconds == float("inf"):
+        return "-:--:--"
+    s = int(max(0, seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def describe(e: Event) -> tuple[str, str] | None:
+    """The log line (text, level) for an event, or None for events the log does not show (steps)."""
+    if isinstance(e, EvalLogged):
+        ppl = f", perplexity {e.perplexity:.2f}" if e.perplexity else ""
+        return f"eval at step {e.step}: loss {e.eval_loss:.4f}{ppl}", "info"
+    if isinstance(e, RunStarted):
+        resumed = f", resuming at step {e.resumed_from_step}" if e.resumed_from_step else ""
+        return (f"Run {e.run_dir} on {e.device}: {e.train_samples} samples ({e.val_samples} validation), "
+                f"{e.max_steps} steps, {e.trainable_params:,} trainable of {e.total_params:,} parameters{resumed}", "info")
+    if isinstance(e, MessageLogged):
+        return e.text, e.level
+    if isinstance(e, CheckpointSaved):
+        return f"Checkpoint saved at step {e.step}: {e.path}", "info"
+    if isinstance(e, RunFinished):
+        loss = f", final loss {e.final_loss:.4f}" if e.final_loss is not None else ""
+        return f"Finished at step {e.step} in {hms(e.elapsed)}{loss}. Adapter: {e.adapter_path}", "info"
+    if isinstance(e, RunStopped):
+        return f"Stopped at step {e.step}; checkpoint {e.checkpoint or 'none'}", "warning"
+    if isinstance(e, RunFailed):
+        return f"Failed: {e.error}" + (f"\nHint: {e.hint}" if e.hint else ""), "error"
+    return None
+
+
+class RunMonitor(Vertical):
+    """Charts, progress row, status line and log for one run."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.started: RunStarted | None = None
+        self.last_step: StepLogged | None = None
+        self.outcome: Event | None = None  # RunFinished / RunStopped / RunFailed
+        self.loading = False  # a run is starting: "loading…" until its first event
+        self._dirty = False
+
+    def compose(self) -> ComposeResult:
+        yield TrainingCharts(id="charts")
+        with Horizontal(id="progress-row"):
+            yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
+            yield Static("", id="progress-text")
+        yield Static("", id="status-line")
+        yield RichLog(id="log", wrap=True, markup=False, max_lines=5000)
+
+    def on_mount(self) -> None:
+        self.show_progress()
+
+    @property
+    def charts(self) -> TrainingCharts:
+        return self.query_one(TrainingCharts)
+
+    def reset(self) -> None:
+        self.started = self.last_step = self.outcome = None
+        self.charts.reset()
+        self.query_one("#log", RichLog).clear()
+        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#status-line", Static).update("")
+        self.show_progress()
+
+    def handle_event(self, e: Event) -> None:
+        """Record one event: history and log now, charts and progress at the next redraw."""
+        line = describe(e)
+        if line is not None:
+            for i, part in enumerate(line[0].split("\n")):
+                self.log_line(part, line[1] if i == 0 else "warning")
+        if isinstance(e, StepLogged):
+            self.charts.history.add_step(e)
+            self.last_step = e
+        elif isinstance(e, EvalLogged):
+            self.charts.history.add_eval(e)
+        elif isinstance(e, RunStarted):
+            self.started = e
+            if e.truncated_samples or e.dropped_samples:
+                self.log_line(f"{e.truncated_samples} samples truncated, {e.dropped_samples} dropped (nothing to train)",
+                              "warning")
+        elif isinstance(e, (RunFinished, RunStopped, RunFailed)):
+            self.outcome = e
+        self._dirty = True
+
+    def redraw_if_dirty(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        self.charts.redraw()
+        self.show_progress()
+
+    def show_progress(self) -> None:
+        e = self.last_step
+        bar = self.query_one("#progress", ProgressBar)
+        text = self.query_one("#progress-text", Static)
+        status = self.query_one("#status-line", Static)
+        if e is None:
+            total = self.started.max_steps if self.started else None
+            bar.update(total=total, progress=self.started.resumed_from_step if self.started else 0)
+            text.update(f"step 0/{total}" if total else ("loading…" if self.loading else "no run yet"))
+            if self.started:
+                status.update(f"device {self.started.device}")
+            return
+        bar.update(total=max(e.max_steps, 1), progress=e.step)
+        text.update(f"step {e.step}/{e.max_steps} · epoch {e.epoch:.2f} · {hms(e.elapsed)} · ETA {hms(e.eta)}")
+        parts = [f"loss {e.loss:.3f}" if e.loss is not None and e.loss == e.loss else "loss –"]
+        h = self.charts.history
+        if h.eval_loss:
+            ev = h.eval_loss[-1]
+            parts.append(f"eval {ev:.3f}" + (f" (ppl {h.eval_ppl[-1]:.2f})" if h.eval_ppl and h.eval_ppl[-1] else ""))
+        parts.append(f"lr {e.learning_rate:.1e}")
+        if e.tokens_per_second:
+            parts.append(f"{e.tokens_per_second:,.0f} tok/s")
+        mfu = getattr(e, "mfu", None)
+        if mfu:
+            parts.append(f"MFU {mfu:.0%}")
+        if self.started:
+            parts.append(self.started.device)
+        if e.memory_mb:
+            parts.append(f"mem {e.memory_mb / 1024:.1f} GB")
+        status.update(" · ".join(parts))
+
+    def log_line(self, text: str, level: str = "info") -> None:
+        style = {"warning": "yellow", "error": "bold red", "hint": "dim italic"}.get(level, "")
+        self.query_one("#log", RichLog).write(Text(text, style=style))
