@@ -118,23 +118,36 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 def checkpoint_is_complete(path: Path) -> bool:
-    """A Trainer checkpoint counts once its trainer_state.json is there (written last)."""
-    return (path / "trainer_state.json").is_file() and any(
-        (path / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin")
-    )
+    """A Trainer checkpoint counts once its trainer_state.json is there (written last) and parses whole.
+
+    A process killed while writing it (kill -9, power cut, full disk) leaves the folder without it or
+    with a torn file; such a folder is never resumed from.
+    """
+    state = Path(path) / "trainer_state.json"
+    if not state.is_file() or not any((Path(path) / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin")):
+        return False
+    try:
+        return isinstance(json.loads(state.read_text(encoding="utf-8")), dict)
+    except (OSError, ValueError):
+        return False
 
 
-def checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints of a run, oldest first."""
+def checkpoint_folders(run_dir: Path) -> list[Path]:
+    """Every checkpoint-N folder of a run, complete or not, by step."""
     root = Path(run_dir) / CHECKPOINTS_DIR
     if not root.is_dir():
         return []
     found = []
     for p in root.iterdir():
         m = re.fullmatch(r"checkpoint-(\d+)", p.name)
-        if m and p.is_dir() and checkpoint_is_complete(p):
+        if m and p.is_dir():
             found.append((int(m.group(1)), p))
     return [p for _, p in sorted(found)]
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    return [p for p in checkpoint_folders(run_dir) if checkpoint_is_complete(p)]
 
 
 def last_checkpoint(run_dir: Path) -> Path | None:

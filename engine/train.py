@@ -14,7 +14,9 @@ so tests, benchmarks and the TUI can call them one by one.
 
 from __future__ import annotations
 
+import errno
 import math
+import shutil
 import threading
 import time
 import traceback
@@ -285,12 +287,79 @@ def supports_padding_free(model) -> bool:
     return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
+# Peak dense (no sparsity) bf16/fp16 tensor-core FLOP/s, matched against torch.cuda.get_device_name() by
+# substring, most specific first ("H100 PCIe" before "H100", "A100" before "A10", "L40S" before "L4").
+# The H100 SXM reports itself as "NVIDIA H100 80GB HBM3", so a plain "H100" means SXM. V100 and T4 have no
+# bf16: their fp16 figure is used. GeForce cards: fp16 with fp32 accumulate (what training uses).
+PEAK_DENSE_FLOPS: tuple[tuple[str, float], ...] = (
+    ("H100 PCIe", 756e12),
+    ("H100 NVL", 835e12),
+    ("H100", 989e12),
+    ("H200", 989e12),  # also GH200
+    ("H800", 989e12),
+    ("A100", 312e12),
+    ("A800", 312e12),
+    ("L40S", 362e12),
+    ("L40", 181e12),
+    ("L4", 121e12),
+    ("A10G", 125e12),
+    ("A10", 125e12),
+    ("RTX 6000 Ada", 364e12),
+    ("A6000", 155e12),
+    ("RTX 4090", 165e12),
+    ("RTX 3090", 71e12),
+    ("V100", 125e12),
+    ("T4", 65e12),
+)
+
+
+def peak_flops(device_name: str | None) -> float | None:
+    """The GPU's peak dense bf16/fp16 FLOP/s from its name, or None (unknown GPU, CPU)."""
+    if not device_name:
+        return None
+    name = device_name.upper()
+    for key, flops in PEAK_DENSE_FLOPS:
+        if key.upper() in name:
+            return flops
+    return None
+
+
+def model_flops_utilization(total_params: int, tokens_per_second: float | None, peak: float | None) -> float | None:
+    """Model FLOPs utilisation: 4 x total parameters x tokens/s / the device's peak FLOP/s.
+
+    A dense transformer costs about 2N FLOPs per token forward and 4N backward (2N for the gradient
+    with respect to the activations, 2N for the gradient with respect to the weights): the usual 6N.
+    LoRA and QLoRA freeze the base, so no weight gradient is computed for it: 2N + 2N = 4N per trained
+    token; the LoRA matrices' own FLOPs are negligible. Attention's sequence-length term is left out,
+    as in the usual 6N figure, and recomputation under gradient checkpointing does not count (model
+    FLOPs, not hardware FLOPs). ``total_params`` counts 4-bit weights at their logical size.
+    None when any input is unknown.
+    """
+    if not peak or not tokens_per_second or total_params <= 0:
+        return None
+    return 4.0 * total_params * tokens_per_second / peak
+
+
+def cuda_peak_flops(device: str) -> float | None:
+    """peak_flops() of the first CUDA device when training on CUDA; None on CPU."""
+    if device != "cuda":
+        return None
+    try:
+        import torch
+
+        return peak_flops(torch.cuda.get_device_name(0))
+    except Exception:
+        return None
+
+
 class EventCallbackMixin:
     """Turns Trainer logs into typed events (TRL-style ``on_log``); see :func:`event_callback`."""
 
     def __init__(self, emit: Callable[[Event], None], stop: threading.Event | None, start_event: Callable[[Any], RunStarted],
-                 checkpoints_dir: Path, device: str, save_now: threading.Event | None = None):
+                 checkpoints_dir: Path, device: str, save_now: threading.Event | None = None, total_params: int = 0):
         self.emit = emit
+        self.total_params = total_params
+        self.peak_flops = cuda_peak_flops(device)
         self.stop = stop if stop is not None else threading.Event()
         self.save_now = save_now
         self.run_dir = checkpoints_dir.parent
@@ -339,13 +408,14 @@ class EventCallbackMixin:
             dt = now - self._last_t
             tps = (tokens - self._last_tokens) / dt if dt > 0 and tokens else None
             self._last_t, self._last_tokens = now, tokens
+            mfu = model_flops_utilization(self.total_params, tps, self.peak_flops)
             self.emit(StepLogged(
                 step=step, max_steps=state.max_steps, epoch=round(float(state.epoch or 0), 4), loss=loss,
                 learning_rate=float(logs.get("learning_rate", 0.0)),
                 grad_norm=_float_or_none(logs.get("grad_norm")),
                 tokens_per_second=round(tps, 2) if tps else None, tokens_seen=int(tokens),
                 elapsed=round(elapsed, 3), eta=round(eta, 1) if eta is not None else None,
-                memory_mb=_memory_mb(self.device),
+                memory_mb=_memory_mb(self.device), mfu=round(mfu, 4) if mfu is not None else None,
             ))
             grad_norm = _float_or_none(logs.get("grad_norm"))
             if not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(grad_norm)):
@@ -439,14 +509,57 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
     )
 
 
-def hint_for(exc: BaseException) -> str:
+DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+
+
+def is_disk_full(exc: BaseException, run_dir: Path | None = None) -> bool:
+    """True when ``exc`` (or an exception it was raised from) means the disk or quota is full.
+
+    Python's OSError carries errno ENOSPC/EDQUOT; safetensors' Rust error and torch's C++ writer only
+    have text ("No space left on device", or "PytorchStreamWriter failed writing file ...: file write
+    failed" with no reason), so for the latter the free space of ``run_dir``'s disk decides.
+    """
+    seen = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in DISK_FULL_ERRNOS:
+            return True
+        text = str(e).lower()
+        if "no space left" in text or "disk quota exceeded" in text or "storagefull" in text:
+            return True
+        if run_dir is not None and ("file write failed" in text or "failed writing" in text):
+            try:
+                if shutil.disk_usage(run_dir).free < 64 * 2**20:
+                    return True
+            except OSError:
+                pass
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def disk_full_error(run_dir: Path) -> tuple[str, str]:
+    """(one-line error, hint) for a run that ran out of disk, naming the checkpoint being written and the way out."""
+    complete = rundir.last_checkpoint(run_dir)
+    partial = [p for p in rundir.checkpoint_folders(run_dir) if not rundir.checkpoint_is_complete(p)]
+    where = f" while saving {partial[-1].name} (left incomplete; resume ignores it)" if partial else ""
+    error = f"disk full{where}: No space left on device in {run_dir.parent}"
+    then = (f"; then continue from {complete.name}: tunedeck train --resume {run_dir}" if complete
+            else "; then start the run again")
+    hint = ("The disk is full: free space (old runs' checkpoints folders), lower training.save_total_limit to keep "
+            "fewer checkpoints, or set output.runs_dir to a disk with room" + then)
+    return error, hint
+
+
+def hint_for(exc: BaseException, run_dir: Path | None = None) -> str:
     """Plain-language advice for an error that ended a run."""
     text = f"{type(exc).__name__}: {exc}".lower()
     if isinstance(exc, MemoryError) or "out of memory" in text or "outofmemory" in text or "cannot allocate memory" in text:
         return ("Out of memory: lower training.batch_size or data.max_length, raise training.gradient_accumulation "
                 "to keep the effective batch, turn on model.gradient_checkpointing, or use model.quantization: 4bit.")
-    if "no space left" in text:
-        return "The disk is full: free space in the runs folder (old checkpoints) or set output.runs_dir elsewhere."
+    if is_disk_full(exc, run_dir):
+        return ("The disk is full: free space (old runs' checkpoints folders), lower training.save_total_limit to keep "
+                "fewer checkpoints, or set output.runs_dir to a disk with room.")
     if isinstance(exc, TuneDeckError):
         return ""
     return "Unexpected error; the traceback is in error.log in the run folder. Please report it with that file."
@@ -484,7 +597,15 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
         return RunResult(Path(run_dir or resume or "."), "failed", event)
 
     writer = MetricsWriter(rd / rundir.METRICS_FILE)
-    emit = fan_out([writer, on_event])
+    last_step = {"step": 0}  # the last logged step, so a crash reports where it happened
+
+    def track(event: Event) -> None:
+        if isinstance(event, StepLogged):
+            last_step["step"] = event.step
+        elif isinstance(event, RunStarted):
+            last_step["step"] = event.resumed_from_step
+
+    emit = fan_out([track, writer, on_event])
     t0 = time.time()
     step = 0
     try:
@@ -513,14 +634,18 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             raise
         user_error = isinstance(exc, TuneDeckError)
         ckpt = rundir.last_checkpoint(rd)
+        step = max(step, last_step["step"])
         if isinstance(exc, _NaNLoss):
             message, hint, step = str(exc), exc.hint, exc.step
+        elif not user_error and is_disk_full(exc, rd):
+            message, hint = disk_full_error(rd)
+            _write_error_log(rd)
         else:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             if not user_error:
                 message = f"{type(exc).__name__}: {message}"
-                (rd / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
-            hint = hint_for(exc)
+                _write_error_log(rd)
+            hint = hint_for(exc, rd)
         event = RunFailed(error=message[:500], hint=hint, step=step, checkpoint=str(ckpt) if ckpt else None, user_error=user_error)
         try:
             rundir.write_status(rd, "failed", step=step, error=event.error, hint=hint)
@@ -530,6 +655,13 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
         return RunResult(rd, "failed", event)
     finally:
         writer.close()
+
+
+def _write_error_log(rd: Path) -> None:
+    try:  # the disk may be the very thing that is full
+        (rd / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+    except OSError:
+        pass
 
 
 class _NaNLoss(Exception):
@@ -580,7 +712,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
             resumed_from_step=state.global_step,
         )
 
-    callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now)
+    callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
     trainer = trainer_class(cfg.training.max_tokens_per_batch)(
         model=model,
         args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),

@@ -43,3 +43,54 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
         if complete:
             (d / "trainer_state.json").write_text("{}")
     assert rundir.last_checkpoint(tmp_path).name == "checkpoint-20"
+
+
+def test_peak_flops_table_matches_device_names_most_specific_first():
+    from engine.train import peak_flops
+
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12  # how an H100 SXM names itself
+    assert peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops("NVIDIA H200") == 989e12
+    assert peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
+    assert peak_flops("NVIDIA A10G") == 125e12 and peak_flops("NVIDIA A10") == 125e12
+    assert peak_flops("NVIDIA L40S") == 362e12 and peak_flops("NVIDIA L4") == 121e12
+    assert peak_flops("NVIDIA GeForce RTX 4090") == 165e12 and peak_flops("NVIDIA GeForce RTX 3090") == 71e12
+    assert peak_flops("Tesla V100-SXM2-16GB") == 125e12 and peak_flops("Tesla T4") == 65e12
+    assert peak_flops("Some Future GPU") is None and peak_flops("") is None and peak_flops(None) is None
+
+
+def test_mfu_is_four_times_params_times_tokens_per_second_over_peak():
+    from engine.train import model_flops_utilization
+
+    # 7B parameters at 3,000 tokens/s on an H100 SXM: 4 * 7e9 * 3e3 / 989e12
+    assert abs(model_flops_utilization(7_000_000_000, 3000.0, 989e12) - 0.08493) < 1e-4
+    assert model_flops_utilization(10**9, 1000.0, None) is None  # unknown GPU or CPU
+    assert model_flops_utilization(10**9, None, 989e12) is None
+    assert model_flops_utilization(0, 1000.0, 989e12) is None
+
+
+def test_step_event_carries_mfu_on_a_known_gpu_only(monkeypatch):
+    """The callback's wiring, without a GPU: the CUDA peak lookup is replaced by a known figure."""
+    import threading
+    import types
+    from pathlib import Path
+
+    import engine.train as train_mod
+
+    def make(device):
+        got = []
+        cb = train_mod.EventCallbackMixin(got.append, threading.Event(), lambda s: None, Path("/nonexistent/checkpoints"),
+                                          device, total_params=1_000_000_000)
+        state = types.SimpleNamespace(global_step=1, max_steps=10, epoch=0.1, num_input_tokens_seen=0)
+        cb.on_train_begin(None, state, None)
+        cb._last_t -= 1.0  # one second since the last log
+        state.num_input_tokens_seen = 5000
+        cb.on_log(None, state, None, logs={"loss": 2.0, "learning_rate": 1e-4})
+        return next(e for e in got if isinstance(e, StepLogged))
+
+    assert make("cpu").mfu is None
+    monkeypatch.setattr(train_mod, "cuda_peak_flops", lambda device: 100e12 if device == "cuda" else None)
+    step = make("cuda")
+    # about 5,000 tokens/s (the clock moved a little): 4 * 1e9 * 5000 / 100e12 = 0.2
+    assert step.tokens_per_second and abs(step.mfu - 4e9 * step.tokens_per_second / 100e12) < 1e-4
+    assert 0.19 < step.mfu <= 0.2

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import rundir
-from engine.events import RunFailed, StepLogged
+from engine.events import RunFailed, StepLogged, read_events
 from engine.train import train
 from tests.test_train import QA, tiny_config, write_jsonl
 
@@ -119,3 +119,80 @@ def tiny_tokenizer_and_dir():
     from engine.tiny import build_tiny_tokenizer
 
     return build_tiny_tokenizer()
+
+
+def test_disk_full_while_saving_fails_with_a_hint_and_keeps_the_last_complete_checkpoint(tiny_model_dir, qa_file, tmp_path,
+                                                                                          monkeypatch):
+    """ENOSPC from the second checkpoint's first torch.save (optimizer.pt), after a few bytes reached the file."""
+    import errno
+    import os
+
+    import torch
+
+    real_save = torch.save
+    failed_in: list[str] = []
+
+    def full_disk_save(obj, f, *args, **kwargs):
+        path = os.fspath(f) if isinstance(f, (str, os.PathLike)) else ""
+        if "checkpoint-4" in path:
+            with open(path, "wb") as out:
+                out.write(b"PK\x03\x04 half")  # a torn file, as a full disk leaves it
+            failed_in.append(path)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk_save)
+    events = []
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.save_steps": 2, "training.max_steps": 8})
+    result = train(cfg, on_event=events.append)
+    monkeypatch.setattr(torch, "save", real_save)
+
+    assert failed_in, "the second checkpoint save never reached torch.save"
+    assert result.status == "failed"
+    ev = result.last_event
+    assert isinstance(ev, RunFailed) and not ev.user_error
+    assert "\n" not in ev.error and "disk full" in ev.error and "checkpoint-4" in ev.error
+    assert "free space" in ev.hint and "training.save_total_limit" in ev.hint and "output.runs_dir" in ev.hint
+    assert f"tunedeck train --resume {result.run_dir}" in ev.hint
+    assert ev.step == 4 and ev.checkpoint.endswith("checkpoint-2")
+
+    status = rundir.read_status(result.run_dir)
+    assert status["status"] == "failed" and status["error"] == ev.error and status["hint"] == ev.hint
+    assert [p.name for p in rundir.checkpoint_folders(result.run_dir)] == ["checkpoint-2", "checkpoint-4"]
+    partial = result.run_dir / "checkpoints" / "checkpoint-4"
+    assert (partial / "adapter_model.safetensors").exists()  # the adapter got written before the optimizer failed
+    assert not rundir.checkpoint_is_complete(partial)
+    assert rundir.last_checkpoint(result.run_dir).name == "checkpoint-2"
+    assert not any(isinstance(e, StepLogged) and e.step > 4 for e in events)
+
+    # The kept checkpoint is whole: resume loads its adapter, optimizer, scheduler and RNG and trains to the end.
+    resumed = train(None, resume=result.run_dir)
+    assert resumed.status == "finished", resumed.last_event
+    started = [e for e in read_events(result.run_dir / "metrics.jsonl") if e.name == "started"]
+    assert started[-1].resumed_from_step == 2
+    assert rundir.checkpoint_is_complete(partial)  # rewritten whole by the resumed run
+    assert rundir.read_status(result.run_dir)["status"] == "finished"
+
+
+def test_disk_full_is_recognised_from_errno_text_and_free_space(tmp_path):
+    import errno
+
+    from engine.train import hint_for, is_disk_full
+
+    assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
+    assert is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))
+    # safetensors' Rust error and wrapped errors carry only text or a cause
+    assert is_disk_full(Exception('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'))
+    try:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as inner:
+            raise RuntimeError("saving failed") from inner
+    except RuntimeError as outer:
+        assert is_disk_full(outer)
+    # torch's writer says only "file write failed": the free space decides (plenty here, so not a full disk)
+    torn = RuntimeError("[enforce fail at inline_container.cc:664] . unexpected pos 64 vs 0: PytorchStreamWriter failed writing file data/0: file write failed")
+    assert not is_disk_full(torn, tmp_path)
+    assert not is_disk_full(OSError(errno.EACCES, "Permission denied"))
+    assert "save_total_limit" in hint_for(OSError(errno.ENOSPC, "No space left on device"))
+    assert "error.log" in hint_for(ValueError("x"))
