@@ -10,6 +10,9 @@ tokenised the same way, so the loss here matches the run's eval events::
 A run without a validation split is evaluated on its first ``max_samples``
 training rows, and the report says so (``split == "train"``). The report is
 saved to ``run_dir/eval.json``.
+
+``stop`` (a ``threading.Event``) cancels between samples and during a
+generation: :class:`EvalCancelled` is raised and eval.json is left as it was.
 """
 
 from __future__ import annotations
@@ -18,17 +21,22 @@ import dataclasses
 import json
 import math
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from . import rundir
-from .errors import DataError
+from .errors import DataError, TuneDeckError
 
 EVAL_FILE = "eval.json"
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stage is "loss" or "generate"
+
+
+class EvalCancelled(TuneDeckError):
+    """The evaluation was cancelled through its ``stop`` event; nothing was saved."""
 
 
 @dataclass
@@ -122,17 +130,27 @@ def eval_rows(run_cfg, tokenizer, max_samples: int):
 
 def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_samples: int = 10,
                  max_new_tokens: int = 64, on_progress: Progress | None = None, checkpoint=None, gen=None,
-                 save: bool = True) -> EvalReport:
+                 save: bool = True, stop: threading.Event | None = None,
+                 on_message: Callable[[str], None] | None = None) -> EvalReport:
     """Loss/perplexity on the run's validation split and greedy generations for the first samples.
 
     ``gen`` reuses an already loaded :class:`engine.infer.Generator` of this run.
+    ``stop`` cancels (raises :class:`EvalCancelled`, saves nothing); ``on_message``
+    gets one-line loading messages.
     """
     from .infer import _input_device, adapter_source, generate, load_for_generation
 
     rd = Path(run_dir)
+
+    def check_stop() -> None:
+        if stop is not None and stop.is_set():
+            raise EvalCancelled(f"{rd.name}: evaluation cancelled; {EVAL_FILE} left as it was")
+
     if gen is None:
         adapter_source(rd, checkpoint)  # a missing adapter fails before any loading
-        gen = load_for_generation(rd, checkpoint=checkpoint)
+        check_stop()
+        gen = load_for_generation(rd, checkpoint=checkpoint, on_message=on_message)
+    check_stop()
     tokenizer = gen.tokenizer
     ds, split, note = eval_rows(gen.cfg, tokenizer, max_samples)
     n = min(len(ds), max(0, int(max_samples)))
@@ -143,6 +161,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_
     samples: list[EvalSample] = []
     total_loss, total_tokens = 0.0, 0
     for i, row in enumerate(rows):
+        check_stop()
         ids, labels = list(row["input_ids"]), list(row["labels"])
         with gen.lock:
             s, k = sample_loss(gen.model, ids, labels, device)
@@ -167,10 +186,12 @@ def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_
         g = 0
         note = (note + "; " if note else "") + "data.train_on_prompt is on: losses include prompt tokens, no sample generations"
     for i in range(g):
+        check_stop()
         sample = samples[i]
         ids = list(rows[i]["input_ids"])[:first_trained(rows[i]["labels"])]
         sample.generated = generate(gen, None, prompt_ids=ids, adapter=gen.has_adapter, greedy=True,
-                                    max_new_tokens=max_new_tokens).strip()
+                                    max_new_tokens=max_new_tokens, stop=stop).strip()
+        check_stop()  # a generation cut short by stop is not a result
         if on_progress:
             on_progress("generate", i + 1, g)
     loss = total_loss / total_tokens if total_tokens else None

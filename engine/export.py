@@ -34,6 +34,24 @@ def _dir_nonempty(p: Path) -> bool:
     return p.exists() and (not p.is_dir() or any(p.iterdir()))
 
 
+def check_target(out: str | os.PathLike, *, folder: bool = True) -> None:
+    """Raise RunError (one line) when ``out`` cannot be written without overwriting something.
+
+    A merged model (``folder=True``) needs a new or empty folder; a data file a
+    path that is not a folder and not an existing non-empty file.
+    """
+    p = Path(out)
+    if str(out).strip() == "":
+        raise RunError("no output path given")
+    if folder and _dir_nonempty(p):
+        raise RunError(f"{p}: already exists and is not empty; choose a new folder (nothing was overwritten)")
+    if not folder:
+        if p.is_dir():
+            raise RunError(f"{p}: is a folder; give a file name such as {p / 'samples.jsonl'}")
+        if p.exists() and p.stat().st_size > 0:
+            raise RunError(f"{p}: already exists and is not empty; choose a new file name (nothing was overwritten)")
+
+
 def merge_dtype(cfg: Config, model_dir: str) -> str:
     """The dtype to merge and save in: the run's explicit compute dtype, else the base's own (float32 when unknown)."""
     if cfg.model.compute_dtype != "auto":
@@ -57,18 +75,19 @@ class MergedExport:
 def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_progress: Progress | None = None, *,
                   checkpoint=None, dtype: str | None = None) -> MergedExport:
     """Merge the run's adapter into its (unquantized) base on CPU and save a standalone model folder."""
-    from peft import PeftModel
-
     from .infer import adapter_source, run_config
-    from .model import load_base_model, load_tokenizer, local_model_dir
 
     say = on_progress or (lambda text: None)
     t0 = time.time()
     rd = Path(run_dir)
     out = Path(out_dir)
-    if _dir_nonempty(out):
-        raise RunError(f"{out}: already exists and is not empty; choose a new folder (nothing was overwritten)")
-    adapter = adapter_source(rd, checkpoint)
+    check_target(out)
+    adapter = adapter_source(rd, checkpoint)  # both refusals come before anything heavy is imported
+
+    from peft import PeftModel
+
+    from .model import load_base_model, load_tokenizer, local_model_dir
+
     cfg = run_config(rd)
     source = local_model_dir(cfg.model, say)
     dtype = dtype or merge_dtype(cfg, source)
@@ -123,11 +142,12 @@ class DataExport:
 
 
 def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, on_progress: Progress | None = None,
-                *, tokenizer: Any = None) -> DataExport:
+                *, tokenizer: Any = None, overwrite: bool = True) -> DataExport:
     """Write the formatted samples (prompt/completion split at the first trained segment) as JSON Lines.
 
     ``run`` is a run folder (its config.yaml is used) or a Config. Rows with
-    nothing to train are left out, as training leaves them out.
+    nothing to train are left out, as training leaves them out. With
+    ``overwrite=False`` an existing non-empty file is refused (RunError).
     """
     import jsonlines
 
@@ -141,6 +161,8 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
     say = on_progress or (lambda text: None)
     cfg = run if isinstance(run, Config) else run_config(Path(run))
     out = Path(out_jsonl)
+    if not overwrite:
+        check_target(out, folder=False)
     if tokenizer is None:
         tokenizer = load_tokenizer(cfg.model, say)
     raw, info = load_dataset(cfg.data)
