@@ -25,3 +25,39 @@ class TrainingEnded(Message):
 
 class ConfigChanged(Message):
     """The shared config was edited (screens refresh what depends on it)."""
+
+
+# -- Evaluate and Export screens (tui/screens/evaluate.py, export.py): posted from their worker threads ----
+
+
+class EvalProgress(Message):
+    """engine.evaluate.evaluate_run progress: stage ("load", "loss", "generate"), done of total; text for "load"."""
+
+    def __init__(self, stage: str, done: int = 0, total: int = 0, text: str = "") -> None:
+        super().__init__()
+        self.stage, self.done, self.total, self.text = stage, done, total, text
+
+
+class EvalEnded(Message):
+    """The evaluation worker is done: ``report`` (an engine.evaluate.EvalReport), or a one-line ``error``,
+    or ``cancelled``."""
+
+    def __init__(self, report: Any = None, error: str | None = None, cancelled: bool = False) -> None:
+        super().__init__()
+        self.report, self.error, self.cancelled = report, error, cancelled
+
+
+class ExportProgress(Message):
+    """One line of engine.export progress (export_merged / export_data on_progress)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class ExportEnded(Message):
+    """The export worker is done: ``result`` (MergedExport or DataExport) or a one-line ``error``."""
+
+    def __init__(self, result: Any = None, error: str | None = None) -> None:
+        super().__init__()
+        self.result, self.error = result, error
