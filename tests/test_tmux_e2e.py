@@ -87,3 +87,53 @@ def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir):
     assert (run / "adapter" / "adapter_model.safetensors").exists()
     pid = status["pid"]
     assert wait_for(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, 30), "the app lingered"
+
+
+def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir):
+    """Two viewers attach to a run trained by another process; closing one changes nothing; the other stops it."""
+    cfg = write_config(tmp_path, tiny_model_dir, steps=400)
+    runs = tmp_path / "runs"
+    trainer = subprocess.Popen([TUNEDECK, "train", "--config", str(cfg), "--quiet"], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sessions = [f"tdatt{i}{int(time.time() * 1000) % 100000}" for i in range(2)]
+    try:
+        def first_step():
+            for m in runs.glob("*/metrics.jsonl"):
+                if '"event": "step"' in m.read_text():
+                    return m.parent
+            return None
+
+        run = wait_for(first_step, 120, every=0.2)
+        assert run is not None, "the headless run never logged a step"
+        for s in sessions:  # with no RUN, attach picks the newest running run
+            tmux("new-session", "-d", "-s", s, "-x", "100", "-y", "30", "-c", str(ROOT),
+                 f"{TUNEDECK} attach --runs-dir {runs}; sleep 30")
+        for s in sessions:
+            screen = wait_for(lambda: (t := tmux("capture-pane", "-p", "-t", s)) and "/400" in t and "running" in t and t, 60)
+            assert screen and run.name[:20] in screen, tmux("capture-pane", "-p", "-t", s)
+        tmux("kill-session", "-t", sessions[0])  # one viewer goes away
+        viewer = sessions[1]
+
+        def step_shown():
+            import re
+
+            m = re.search(r"step (\d+)/400", tmux("capture-pane", "-p", "-t", viewer))
+            return int(m.group(1)) if m else None
+
+        before = wait_for(step_shown, 30)
+        assert before is not None
+        assert wait_for(lambda: (n := step_shown()) is not None and n > before, 60), "the view stopped following"
+        assert trainer.poll() is None  # closing a viewer did not touch training
+        tmux("send-keys", "-t", viewer, "x")
+        assert wait_for(lambda: "Stop run" in tmux("capture-pane", "-p", "-t", viewer), 10)
+        tmux("send-keys", "-t", viewer, "y")
+        assert trainer.wait(timeout=120) == 0
+        status = rundir.read_status(run)
+        assert status["status"] == "stopped" and rundir.last_checkpoint(run) is not None, status
+        assert wait_for(lambda: "stopped" in tmux("capture-pane", "-p", "-t", viewer), 15), \
+            tmux("capture-pane", "-p", "-t", viewer)
+    finally:
+        for s in sessions:
+            tmux("kill-session", "-t", s)
+        if trainer.poll() is None:
+            trainer.kill()

@@ -160,7 +160,7 @@ class RunScreen(Screen):
         self.query_one("#run-save", Button).display = running
         self.query_one("#run-resume", Button).display = self._resumable()
         self.query_one("#run-stop", Button).disabled = self.stop_requested
-        self.monitor.loading = running
+        self.monitor.waiting = running
         self.query_one("#run-config", Static).update(self._config_text())
         self.refresh_bindings()
 

@@ -137,7 +137,7 @@ class TrainScreen(Screen):
         self.started = self.outcome = None
         self.run_dir = None
         self.resuming = str(resume) if resume else None
-        self.monitor.loading = True
+        self.monitor.waiting = True
         self.monitor.reset()
         self._update_controls()
         if resume:
@@ -225,7 +225,7 @@ class TrainScreen(Screen):
 
     def _ended(self) -> None:
         self.running = self.stopping = False
-        self.monitor.loading = False
+        self.monitor.waiting = False
         self.app.state.training = False
         self.monitor._dirty = True
         self._redraw_if_dirty()

@@ -69,7 +69,7 @@ class RunMonitor(Vertical):
         self.started: RunStarted | None = None
         self.last_step: StepLogged | None = None
         self.outcome: Event | None = None  # RunFinished / RunStopped / RunFailed
-        self.loading = False  # a run is starting: "loading…" until its first event
+        self.waiting = False  # a run is starting: "loading…" until its first event
         self._dirty = False
 
     def compose(self) -> ComposeResult:
@@ -130,7 +130,7 @@ class RunMonitor(Vertical):
         if e is None:
             total = self.started.max_steps if self.started else None
             bar.update(total=total, progress=self.started.resumed_from_step if self.started else 0)
-            text.update(f"step 0/{total}" if total else ("loading…" if self.loading else "no run yet"))
+            text.update(f"step 0/{total}" if total else ("loading…" if self.waiting else "no run yet"))
             if self.started:
                 status.update(f"device {self.started.device}")
             return
