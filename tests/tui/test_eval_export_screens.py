@@ -108,7 +108,7 @@ async def test_saved_report_shows_at_once_and_sorts_by_loss(tmp_path):
         screen = app.screen
         assert isinstance(screen, EvalScreen) and screen.report is not None and screen.from_disk
         summary = text(app, "#ev-summary")
-        assert "train split" in summary and "no validation split" in summary
+        assert "train split" in summary
         assert "loss 1.8750" in summary and f"perplexity {math.exp(1.875):.3f}" in summary
         assert "5 samples, 60 scored tokens, 3 generated" in summary
         assert "the run had no validation split" in text(app, "#ev-note")
@@ -141,6 +141,10 @@ async def test_saved_report_shows_at_once_and_sorts_by_loss(tmp_path):
         await pilot.press("escape")  # Esc closes the detail first ...
         assert screen.detail_index is None and not screen.query_one("#ev-detail").display
         assert app.screen is screen
+        await pilot.press("d")  # d opens (and closes) the detail of the row under the cursor
+        assert screen.detail_index == 3 and screen.query_one("#ev-detail").display
+        await pilot.press("d")
+        assert screen.detail_index is None
         await pilot.press("escape")  # ... then the screen
         await pilot.pause()
         assert not isinstance(app.screen, EvalScreen) and app.is_running

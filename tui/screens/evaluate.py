@@ -13,7 +13,7 @@ cancels between samples (eval.json is then left as it was).
 
 The table lists every scored sample: prompt, reference, generated answer and
 per-sample loss. ``w`` (or a click on the loss header) puts the worst samples
-first; Enter opens the full prompt/reference/generated text of a row below the
+first; Enter (or ``d``) opens the full prompt/reference/generated text of a row below the
 table. Esc closes the detail, then the screen; ``q`` closes the screen. Errors
 (a run without an adapter, a data file gone) are one line on the screen.
 """
@@ -98,7 +98,8 @@ def summary_text(report: EvalReport) -> Text:
         t.append("validation split", style="bold")
     else:
         t.append(f"{report.split} split", style="bold yellow")
-        t.append(" (no validation split)", style="yellow")
+        if not report.note:  # the note line says why
+            t.append(" (no validation split)", style="yellow")
     t.append("  loss ")
     t.append(fmt_loss(report.loss), style="bold cyan")
     t.append("  perplexity ")
@@ -117,7 +118,7 @@ class EvalScreen(Screen):
         Binding("e", "evaluate", "Evaluate"),
         Binding("x", "cancel", "Cancel"),
         Binding("w", "worst_first", "Worst first"),
-        Binding("enter", "detail", "Detail"),
+        Binding("d", "detail", "Detail"),  # Enter on a row too (the table's own key)
         Binding("escape", "back", "Back"),
         Binding("q", "close", "Close", show=False),
     ]
@@ -327,7 +328,7 @@ class EvalScreen(Screen):
         self.detail_index = index
         t = Text()
         t.append(f"sample {sample.index}", style="bold")
-        t.append(f"   loss {fmt_loss(sample.loss)} over {sample.tokens} tokens   (Enter or Esc: close)\n", style="dim")
+        t.append(f"   loss {fmt_loss(sample.loss)} over {sample.tokens} tokens   (Enter, d or Esc: close)\n", style="dim")
         t.append("PROMPT\n", style="bold magenta")
         t.append(printable(sample.prompt).rstrip() + "\n")
         t.append("REFERENCE\n", style="bold green")
