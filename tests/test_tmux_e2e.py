@@ -50,6 +50,14 @@ def wait_for(predicate, timeout: float, every: float = 0.5):
     return None
 
 
+def first_step(runs: Path) -> Path | None:
+    """The run folder under ``runs`` that has logged a training step, if any."""
+    for m in runs.glob("*/metrics.jsonl"):
+        if '"event": "step"' in m.read_text():
+            return m.parent
+    return None
+
+
 def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir):
     cfg = write_config(tmp_path, tiny_model_dir, steps=12)
     session = f"tdtest{int(time.time() * 1000) % 100000}"
@@ -68,15 +76,7 @@ def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir):
     cfg = write_config(tmp_path, tiny_model_dir, steps=60)
     session = f"tdhup{int(time.time() * 1000) % 100000}"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), f"{TUNEDECK} ui --config {cfg} --start")
-    runs = tmp_path / "runs"
-
-    def first_step():
-        for m in runs.glob("*/metrics.jsonl"):
-            if '"event": "step"' in m.read_text():
-                return m.parent
-        return None
-
-    run = wait_for(first_step, 120, every=0.2)
+    run = wait_for(lambda: first_step(tmp_path / "runs"), 120, every=0.2)
     assert run is not None, tmux("capture-pane", "-p", "-t", session)
     tmux("kill-session", "-t", session)  # the terminal disappears: SIGHUP, tty gone
     status = wait_for(lambda: rundir.read_status(run).get("status") in ("finished", "failed") and rundir.read_status(run), 180)
@@ -97,13 +97,7 @@ def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir):
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sessions = [f"tdatt{i}{int(time.time() * 1000) % 100000}" for i in range(2)]
     try:
-        def first_step():
-            for m in runs.glob("*/metrics.jsonl"):
-                if '"event": "step"' in m.read_text():
-                    return m.parent
-            return None
-
-        run = wait_for(first_step, 120, every=0.2)
+        run = wait_for(lambda: first_step(runs), 120, every=0.2)
         assert run is not None, "the headless run never logged a step"
         for s in sessions:  # with no RUN, attach picks the newest running run
             tmux("new-session", "-d", "-s", s, "-x", "100", "-y", "30", "-c", str(ROOT),

@@ -205,7 +205,7 @@ async def test_resume_from_the_runs_screen_continues_the_curve(stopped_run):
     async with app.run_test(size=(100, 30)) as pilot:
         await until(pilot, lambda: app.screen.listed, what="the listing")
         assert app.screen.select(stopped_run.name)
-        assert app.screen.check_action("resume", ()) is True
+        assert app.screen.check_action("on_current", ("resume_run",)) is True
         ckpt_step = int(rundir.last_checkpoint(stopped_run).name.split("-")[1])
         assert 3 <= ckpt_step < 8
         await pilot.press("r")

@@ -28,10 +28,9 @@ from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
+from .run_view import STATE_STYLE
 
 REFRESH_S = 2.0
-STATE_STYLE = {"running": "bold green", "finished": "green", "stopped": "yellow", "failed": "bold red",
-               "killed": "bold red", "unknown": "dim"}
 COLUMNS = ("", "status", "run", "steps", "loss", "best eval", "time", "model", "data", "started")
 
 
@@ -57,15 +56,15 @@ def row_cells(s: RunSummary, marked: bool) -> tuple:
 class RunsScreen(Screen):
     CSS_PATH = "runs.tcss"
     BINDINGS = [
-        Binding("enter", "open", "Open"),
+        Binding("enter", "on_current('open_run')", "Open"),
         Binding("space", "mark", "Mark"),
         Binding("c", "compare", "Compare"),
         Binding("d", "delete", "Delete"),
-        Binding("r", "resume", "Resume"),
+        Binding("r", "on_current('resume_run')", "Resume"),
         Binding("x", "stop_run", "Stop", show=False),
-        Binding("e", "evaluate", "Eval"),
-        Binding("E", "export", "Export"),
-        Binding("p", "playground", "Playground"),
+        Binding("e", "on_current('open_eval')", "Eval"),
+        Binding("E", "on_current('open_export')", "Export"),
+        Binding("p", "on_current('open_playground')", "Playground"),
     ]
 
     def __init__(self):
@@ -146,7 +145,7 @@ class RunsScreen(Screen):
 
     @on(DataTable.RowSelected)
     def _selected(self) -> None:
-        self.action_open()
+        self.action_on_current("open_run")
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -192,13 +191,14 @@ class RunsScreen(Screen):
     # -- actions --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         s = self.current() if self.is_mounted else None
-        if action == "open":
+        what = parameters[0] if action == "on_current" and parameters else action
+        if what == "open_run":
             return True if s is not None else None
-        if action == "resume":
+        if what == "resume_run":
             return True if s and s.status in ("stopped", "failed", "killed") and s.checkpoints else None
-        if action == "stop_run":
+        if what == "stop_run":
             return True if s and s.status == "running" else None
-        if action in ("evaluate", "export", "playground"):
+        if what in ("open_eval", "open_export", "open_playground"):
             return True if s and s.status != "running" and (s.has_adapter or s.checkpoints) else None
         if action == "delete":
             return True if s and s.status != "running" else None
@@ -206,10 +206,12 @@ class RunsScreen(Screen):
             return True if len(self.marked) >= 2 else None
         return True
 
-    def action_open(self) -> None:
+
+    def action_on_current(self, what: str) -> None:
+        """Open, resume, evaluate, export or try (playground) the highlighted run."""
         s = self.current()
         if s is not None:
-            self.app.open_run(s.path)
+            getattr(self.app, what)(s.path)
 
     def action_mark(self) -> None:
         s = self.current()
@@ -248,10 +250,6 @@ class RunsScreen(Screen):
         size = "with its checkpoints and adapter" if (s.checkpoints or s.has_adapter) else "and its files"
         self.app.push_screen(Confirm(f"Delete run {s.name} {size}? This cannot be undone.", "Delete"), answer)
 
-    def action_resume(self) -> None:
-        s = self.current()
-        if s is not None:
-            self.app.resume_run(s.path)
 
     def action_stop_run(self) -> None:
         s = self.current()
@@ -266,20 +264,6 @@ class RunsScreen(Screen):
         self.app.push_screen(Confirm(f"Stop {s.name}? It saves a checkpoint first; resume it later with r.",
                                      "Stop run"), answer)
 
-    def action_evaluate(self) -> None:
-        s = self.current()
-        if s is not None:
-            self.app.open_eval(s.path)
-
-    def action_export(self) -> None:
-        s = self.current()
-        if s is not None:
-            self.app.open_export(s.path)
-
-    def action_playground(self) -> None:
-        s = self.current()
-        if s is not None:
-            self.app.open_playground(s.path)
 
     def select(self, name: str) -> bool:
         """Move the cursor to the run called ``name`` (tests, attach)."""
