@@ -260,12 +260,16 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
 def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = True, max_new_tokens: int = 128,
                     temperature: float = 0.7, top_p: float = 0.9, greedy: bool = False,
                     stop: threading.Event | None = None, prompt_ids: Sequence[int] | None = None,
-                    seed: int | None = None, stop_strings: Sequence[str] | None = None) -> Iterator[str]:
+                    seed: int | None = None, stop_strings: Sequence[str] | None = None,
+                    stats: dict | None = None) -> Iterator[str]:
     """Yield the generated text piece by piece (about one token each).
 
     Ends at EOS, at one of the template's stop strings (not yielded), after
     ``max_new_tokens``, or as soon as ``stop`` is set. ``prompt_ids`` bypasses
     tokenisation of ``prompt_text`` (evaluation passes the training tokens).
+    ``stats``, when given, is filled in as it goes: ``prompt_tokens``,
+    ``tokens`` (generated so far) and, once it ends, ``reason``: ``"eos"``,
+    ``"stop_string"``, ``"max_tokens"`` or ``"cancelled"``.
     """
     import contextlib
 
@@ -289,19 +293,26 @@ def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = 
 
     generated: list[int] = []
     emitted = 0
+    info = stats if stats is not None else {}
+    info.update(prompt_tokens=len(ids), tokens=0, reason="max_tokens")
     if stop is not None and stop.is_set():
+        info["reason"] = "cancelled"
         return
     logits, past = forward(torch.tensor([ids], device=device), None)
     for _ in range(max(0, int(max_new_tokens))):
         if stop is not None and stop.is_set():
+            info["reason"] = "cancelled"
             return
         token = _pick_token(logits, greedy=greedy, temperature=temperature, top_p=top_p, generator=rng)
         if token in gen.eos_ids:
+            info["reason"] = "eos"
             break
         generated.append(token)
+        info["tokens"] = len(generated)
         text = gen.tokenizer.decode(generated, skip_special_tokens=False)
         cut = min((i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0), default=-1)
         if cut >= 0:
+            info["reason"] = "stop_string"
             if cut > emitted:
                 yield text[emitted:cut]
             return
@@ -317,6 +328,8 @@ def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = 
         text = gen.tokenizer.decode(generated, skip_special_tokens=False)
         if len(text) > emitted and not (stop is not None and stop.is_set()):
             yield text[emitted:]
+    if stop is not None and stop.is_set() and info["reason"] == "max_tokens":
+        info["reason"] = "cancelled"
 
 
 def generate(gen: Generator, prompt_text: str | None, **kwargs: Any) -> str:

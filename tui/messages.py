@@ -27,6 +27,62 @@ class ConfigChanged(Message):
     """The shared config was edited (screens refresh what depends on it)."""
 
 
+# -- Playground (tui/screens/playground.py): posted from its worker threads ----------------------------
+
+
+class PlaygroundRunsListed(Message):
+    """The runs folder was scanned: ``summaries`` (engine.runs.RunSummary, newest first), ``error`` if unreadable."""
+
+    def __init__(self, summaries: list[Any], error: str = "") -> None:
+        super().__init__()
+        self.summaries = summaries
+        self.error = error
+
+
+class PlaygroundLoadProgress(Message):
+    """A line from engine.infer.load_for_generation while the model for ``key`` loads."""
+
+    def __init__(self, key: Any, text: str) -> None:
+        super().__init__()
+        self.key = key
+        self.text = text
+
+
+class PlaygroundLoaded(Message):
+    """The model for ``key`` (run path, checkpoint) loaded: ``generator`` (engine.infer.Generator), or ``error`` (one line)."""
+
+    def __init__(self, key: Any, generator: Any = None, error: str = "") -> None:
+        super().__init__()
+        self.key = key
+        self.generator = generator
+        self.error = error
+
+
+class ReplyChunk(Message):
+    """A piece of generated text for the ``pane`` ("base" or "tuned") of request ``request``; ``tokens`` so far."""
+
+    def __init__(self, pane: str, request: int, text: str, tokens: int = 0) -> None:
+        super().__init__()
+        self.pane = pane
+        self.request = request
+        self.text = text
+        self.tokens = tokens
+
+
+class ReplyEnded(Message):
+    """Generation for ``pane`` ended: ``reason`` is eos, stop_string, max_tokens, cancelled or error (``error`` says why)."""
+
+    def __init__(self, pane: str, request: int, reason: str, tokens: int = 0, seconds: float = 0.0,
+                 error: str = "") -> None:
+        super().__init__()
+        self.pane = pane
+        self.request = request
+        self.reason = reason
+        self.tokens = tokens
+        self.seconds = seconds
+        self.error = error
+
+
 # -- Evaluate and Export screens (tui/screens/evaluate.py, export.py): posted from their worker threads ----
 
 
