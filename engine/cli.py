@@ -116,6 +116,9 @@ def _add_after_training(sub) -> None:
     what.add_argument("--merged", metavar="OUT", help="merge the adapter into the base and save a model folder")
     what.add_argument("--data", metavar="OUT.jsonl", help="write prompt/completion pairs as training saw them")
     ex.add_argument("--checkpoint", metavar="CKPT")
+    ex.add_argument("--original-base", action="store_true",
+                    help="for a 4-bit/8-bit run: merge into the original full-precision weights instead of the "
+                         "dequantized weights the adapter trained against")
     ex.add_argument("--runs-dir", default="runs", metavar="DIR")
 
 
@@ -325,7 +328,8 @@ def cmd_export(args) -> int:
         from .infer import adapter_source
 
         adapter_source(rd, args.checkpoint)
-        result = export_merged(rd, args.merged, on_progress=_err, checkpoint=args.checkpoint)
+        result = export_merged(rd, args.merged, on_progress=_err, checkpoint=args.checkpoint,
+                               original_base=args.original_base)
         print(f"merged model ({result.dtype}) in {result.out_dir}")
         return 0
     from .export import export_data

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from . import rundir
 from .config import Config
 from .errors import RunError
 
@@ -64,6 +65,28 @@ def merge_dtype(cfg: Config, model_dir: str) -> str:
     return dtype if dtype in ("float32", "bfloat16", "float16") else "float32"
 
 
+def _load_base_for_merge(cfg: Config, dtype: str, original_base: bool, say):
+    """The base to merge into, in ``dtype`` on CPU: as trained (a quantized base dequantized), or the original."""
+    import torch
+
+    from .model import load_base_model
+
+    quant = cfg.model.quantization
+    if quant == "none" or original_base:
+        why = f" (the run trained on a {quant} base; merging into the original weights)" if quant != "none" else ""
+        say(f"Loading {cfg.model.name} in {dtype} on cpu{why}")
+        return load_base_model(dataclasses.replace(cfg.model, quantization="none", device="cpu", compute_dtype=dtype), say)
+    say(f"Loading {cfg.model.name} {quant} as the run trained it, then dequantizing to {dtype}")
+    # Dequantize before any forward pass: bitsandbytes' CPU kernels repack the weights on their first use.
+    quantized = load_base_model(dataclasses.replace(cfg.model, device="cpu", compute_dtype="float32"), say)
+    try:
+        base = quantized.dequantize()
+    except (AttributeError, NotImplementedError, ValueError, RuntimeError) as e:
+        raise RunError(f"{cfg.model.name}: cannot dequantize the {quant} base ({str(e).splitlines()[0][:160]}); "
+                       "export with --original-base to merge into the original weights") from None
+    return base.to(getattr(torch, dtype))
+
+
 @dataclass
 class MergedExport:
     out_dir: Path
@@ -73,8 +96,15 @@ class MergedExport:
 
 
 def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_progress: Progress | None = None, *,
-                  checkpoint=None, dtype: str | None = None) -> MergedExport:
-    """Merge the run's adapter into its (unquantized) base on CPU and save a standalone model folder."""
+                  checkpoint=None, dtype: str | None = None, original_base: bool = False) -> MergedExport:
+    """Merge the run's adapter into its base on CPU and save a standalone model folder.
+
+    A run that trained on a 4-bit base learned its adapter against the 4-bit
+    weights, so by default the base is loaded 4-bit as trained and dequantized
+    before merging: the export computes what the run's model computed.
+    ``original_base=True`` merges into the original full-precision weights
+    instead (the adapter then sits on weights it never saw).
+    """
     from .infer import adapter_source, run_config
 
     say = on_progress or (lambda text: None)
@@ -86,18 +116,12 @@ def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_pro
 
     from peft import PeftModel
 
-    from .model import load_base_model, load_tokenizer, local_model_dir
+    from .model import load_tokenizer, local_model_dir
 
     cfg = run_config(rd)
     source = local_model_dir(cfg.model, say)
     dtype = dtype or merge_dtype(cfg, source)
-    if cfg.model.quantization != "none":
-        say(f"Loading {cfg.model.name} unquantized in {dtype} (the run trained on a {cfg.model.quantization} base; "
-            "merging needs full weights)")
-    else:
-        say(f"Loading {cfg.model.name} in {dtype} on cpu")
-    model_cfg = dataclasses.replace(cfg.model, quantization="none", device="cpu", compute_dtype=dtype)
-    base = load_base_model(model_cfg, say)
+    base = _load_base_for_merge(cfg, dtype, original_base, say)
     say(f"Applying adapter {adapter}")
     try:
         model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)
@@ -118,12 +142,15 @@ def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_pro
         merged.save_pretrained(tmp, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
         info = {"base_model": cfg.model.name, "run": str(rd.resolve()), "adapter": str(Path(adapter).resolve()),
-                "dtype": dtype, "trained_quantization": cfg.model.quantization, "exported": time.time()}
+                "dtype": dtype, "trained_quantization": cfg.model.quantization,
+                "merged_into": "original" if original_base or cfg.model.quantization == "none" else "dequantized",
+                "exported": time.time()}
         (tmp / "tunedeck_export.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
         if out.exists():
             if _dir_nonempty(out):  # someone wrote there meanwhile
                 raise RunError(f"{out}: already exists and is not empty; choose a new folder (nothing was overwritten)")
             out.rmdir()
+        os.chmod(tmp, rundir.default_mode(0o777))  # mkdtemp makes 0700
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

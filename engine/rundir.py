@@ -58,6 +58,13 @@ def take_request(run_dir: Path, name: str) -> bool:
         return False
 
 
+def default_mode(base: int) -> int:
+    """``base`` (0o666 for files, 0o777 for folders) less the process umask: what open()/mkdir() would give."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return base & ~mask
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path):
     """Yield a temp file path beside ``path``; on success it replaces ``path``, on error it is removed."""
@@ -65,6 +72,7 @@ def atomic_path(path: Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, default_mode(0o666))  # mkstemp makes 0600; the file should read like any other the user writes
     try:
         yield tmp
         os.replace(tmp, path)
