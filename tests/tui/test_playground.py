@@ -283,6 +283,15 @@ async def test_a_run_that_cannot_load_is_one_line_and_others_still_load(tuned_ru
         values = [v for _, v in screen.query_one("#pg-run", Select)._options]
         assert str(nothing) not in values and str(ckpt_only) in values
 
+        errors = lambda: sum(n.severity == "error" for n in app._notifications)  # noqa: E731
+        before = errors()
+        await pilot.press("f5", "f7")  # back on the screen: the run list is read again, the failure not retried
+        await pilot.pause(0.5)
+        assert screen.loading_key is None and errors() == before
+        assert screen.query_one("#pg-run", Select).value == str(broken)
+        await pilot.press("ctrl+r")  # retried on request
+        await until(pilot, lambda: errors() == before + 1, what="the retry to fail again")
+
         screen.query_one("#pg-prompt", Input).value = "hi"
         await pilot.press("enter")  # nothing loaded: refused with a message, no worker
         assert screen.request == 0 and not gen_workers(app)

@@ -150,7 +150,7 @@ class PlaygroundScreen(Screen):
         Binding("f8", "toggle_raw", "Raw"),
         Binding("f9", "toggle_greedy", "Greedy"),
         Binding("f10", "toggle_full_prompt", "Prompt"),
-        Binding("ctrl+r", "rescan", "Look for new runs", show=False),
+        Binding("ctrl+r", "rescan(True)", "Look for new runs, retry loading", show=False),
     ]
 
     def __init__(self):
@@ -165,6 +165,7 @@ class PlaygroundScreen(Screen):
         self.loading_key: tuple[str, str] | None = None
         self.load_note = ""
         self.load_error = ""
+        self.failed_key: tuple[str, str] | None = None  # the last (run, checkpoint) that failed to load
         self.request = 0  # id of the latest Send; chunks of older ones are dropped
         self.stop_event: threading.Event | None = None
         self.pending: tuple[str, bool, dict] | None = None  # a Send waiting for the model to load
@@ -173,6 +174,7 @@ class PlaygroundScreen(Screen):
         self.sent_params: dict = {}
         self.full_prompt = False
         self._dirty: set[str] = set(PANES)
+        self._retry = False  # the next run list retries a run that failed to load
         self._want: tuple[str, str | None] | None = None  # open_run's request, applied when the run list arrives
 
     # -- layout ---------------------------------------------------------------------------------
@@ -232,7 +234,8 @@ class PlaygroundScreen(Screen):
         self.action_rescan()  # a run outside the runs folder, or one that just finished, joins the list
 
     # -- the run list ---------------------------------------------------------------------------
-    def action_rescan(self) -> None:
+    def action_rescan(self, retry: bool = False) -> None:
+        self._retry = self._retry or retry
         want = self._want[0] if self._want else (self.selected[0] if self.selected else None)
         self._scan(str(self.app.state.config.output.runs_dir), want)
 
@@ -266,7 +269,9 @@ class PlaygroundScreen(Screen):
             first = next((s for s in self.runs if s.has_adapter), self.runs[0] if self.runs else None)
             target = (str(first.path), self._default_checkpoint(first)) if first else None
         if target is not None:
-            self._choose(*target)
+            # Coming back to the screen does not retry a run that failed to load; Ctrl+R or picking it does.
+            self._choose(*target, load=target != self.failed_key or self._retry)
+        self._retry = False
         self._update_status()
         self._update_controls()
 
@@ -282,7 +287,7 @@ class PlaygroundScreen(Screen):
         what = "" if s.has_adapter else f" · {len(s.checkpoints)} ckpt"
         return f"{s.name} · {s.status}{what}"
 
-    def _choose(self, path: str, checkpoint: str) -> None:
+    def _choose(self, path: str, checkpoint: str, load: bool = True) -> None:
         """Show (path, checkpoint) in the two Selects and load it unless it is loaded or loading already."""
         known = self._summary(path)
         run_select = self.query_one("#pg-run", Select)
@@ -300,7 +305,7 @@ class PlaygroundScreen(Screen):
             ckpt_select.value = checkpoint
         key = (str(known.path) if known else path, checkpoint)
         self.selected = key
-        if key != self.loaded_key and key != self.loading_key:
+        if load and key != self.loaded_key and key != self.loading_key:
             self._start_load(key)
 
     @on(Select.Changed, "#pg-run")
@@ -352,6 +357,7 @@ class PlaygroundScreen(Screen):
             return  # another run was picked meanwhile
         self.loading_key = None
         if msg.error:
+            self.failed_key = msg.key
             folder = str(Path(msg.key[0]).parent)
             self.load_error = msg.error.replace(folder + "/", "") if folder not in ("", ".") else msg.error
             self.app.notify(self.load_error, title="Cannot load this run", severity="error", timeout=10)
@@ -361,7 +367,7 @@ class PlaygroundScreen(Screen):
                     r.state = "idle"
                 self._dirty.update(PANES)
         else:
-            self.gen, self.loaded_key = msg.generator, msg.key
+            self.gen, self.loaded_key, self.failed_key = msg.generator, msg.key, None
         self._update_sees()
         self._update_status()
         self._update_controls()
@@ -556,8 +562,12 @@ class PlaygroundScreen(Screen):
         formatted = self.formatted_prompt()
         if formatted is None:
             body = Text("the run's template is applied once the model has loaded", style="dim italic")
-        elif self.full_prompt:
-            body = Text(printable(formatted))
+        elif self.full_prompt:  # every line as it is, each newline marked so trailing ones show
+            body = Text()
+            for i, part in enumerate(printable(formatted).split("\n")):
+                if i:
+                    body.append("↵\n", style="dim")
+                body.append(part)
         else:
             body = one_line_prompt(formatted)
         line = Text.assemble(head, body, no_wrap=not self.full_prompt, overflow="ellipsis", end="")
@@ -603,6 +613,8 @@ class PlaygroundScreen(Screen):
                                        "checkpoint or its final adapter; come back with 6 or F7."))
         empty.display = no_runs
         self.query_one("#pg-replies").display = not no_runs
+        for picker in ("#pg-run", "#pg-ckpt"):
+            self.query_one(picker, Select).disabled = no_runs
 
     def _update_controls(self) -> None:
         busy = any(r.active for r in self.replies.values())
