@@ -13,14 +13,19 @@ Both arms tokenise the same rows with the same template (engine.train.prepare_da
 use the same seed (same sample order, same LoRA init) and the same number of
 optimizer steps. Real tokens/s counts only non-padding tokens. Each arm runs
 ``--repeats`` times, alternating, and the best run counts (these machines are noisy).
-The last line printed is the headline ratio.
+Each arm lives in a child process of its own (``--child``), which the parent
+asks for one run at a time, alternating arms, so peak memory is each arm's own:
+see :class:`PeakMemory`. On CUDA it also reports MFU with the
+engine's formula. The last line printed is the headline ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +44,15 @@ def alpaca_like_data() -> Path:
 
 
 class PeakMemory:
-    """Peak GPU memory (CUDA) or peak process RSS growth (CPU), sampled in a thread."""
+    """Peak memory of one arm, measured in the arm's own fresh process.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` (what the tensors of this process ever held at once).
+    CPU: the process's peak resident set size (``getrusage`` ``ru_maxrss``, the kernel's high-water mark,
+    so no short peak is missed), plus how far RSS rose above its level just before training (sampled
+    every 10 ms). Both arms run in separate, identical child processes (same imports, same data, same
+    model load), so neither inherits the other's allocator growth: glibc keeps freed memory, and in
+    one shared process the arm that ran first paid for both.
+    """
 
     def __init__(self, device: str):
         self.device = device
@@ -59,7 +72,7 @@ class PeakMemory:
         self.done = threading.Event()
 
         def sample():
-            while not self.done.wait(0.05):
+            while not self.done.wait(0.01):
                 self.peak = max(self.peak, self.proc.memory_info().rss)
 
         self.thread = threading.Thread(target=sample, daemon=True)
@@ -67,30 +80,36 @@ class PeakMemory:
         return self
 
     def __exit__(self, *exc):
+        import resource
+
         import torch
 
         if self.device == "cuda":
             self.mb = torch.cuda.max_memory_allocated() / 2**20
+            self.growth_mb = None
         else:
             self.done.set()
             self.thread.join()
-            self.mb = (max(self.peak, self.proc.memory_info().rss) - self.base) / 2**20
+            self.mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+            self.growth_mb = (max(self.peak, self.proc.memory_info().rss) - self.base) / 2**20
         return False
 
 
 def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
-    """Train ``steps`` optimizer steps; returns real tokens/s, peak memory, final loss."""
+    """Train ``steps`` optimizer steps; returns real tokens/s, peak memory, final loss, parameters."""
     import torch
     import transformers
     from transformers import Trainer, TrainerCallback, set_seed
 
     transformers.logging.set_verbosity_error()
-    from engine.model import add_lora, load_base_model, load_tokenizer
+    from engine.model import add_lora, count_parameters, load_base_model, load_tokenizer
     from engine.train import Collator, training_arguments
 
+    _, dtype = pick_device_and_dtype(cfg)
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)
     model = add_lora(load_base_model(cfg.model), cfg.model, cfg.lora)
+    _, total_params = count_parameters(model)
     real_tokens = {"n": 0}
     collator = Collator(tokenizer, batching, row_tokens=cfg.data.max_length)
 
@@ -104,6 +123,8 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
 
     class Record(TrainerCallback):
         def on_step_end(self, args, state, control, **kw):
+            if device == "cuda":
+                torch.cuda.synchronize()
             times.append(time.perf_counter())
 
         def on_log(self, args, state, control, logs=None, **kw):
@@ -112,7 +133,7 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
 
     cfg.training.max_steps = steps
     with tempfile.TemporaryDirectory() as out:
-        args = training_arguments(cfg, Path(out), device, "float32" if device == "cpu" else "bfloat16", False)
+        args = training_arguments(cfg, Path(out), device, dtype, False)
         args.save_strategy = "no"
         trainer = Trainer(model=model, args=args, train_dataset=data.train, data_collator=counting_collator,
                           callbacks=[Record()])
@@ -127,15 +148,98 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     # Skip the first step (warm-up: allocator, kernels, first dequantization) for the rate.
     per_step = (times[-1] - times[0]) / max(1, len(times) - 1)
     tokens_per_step = real_tokens["n"] / max(1, steps)
-    del trainer, model
-    gc.collect()
     return {
         "tokens_per_s": tokens_per_step / per_step if per_step > 0 else float("nan"),
         "seconds": total,
         "peak_mb": mem.mb,
+        "growth_mb": mem.growth_mb,
         "final_loss": sum(losses[-3:]) / len(losses[-3:]) if losses else float("nan"),
         "real_tokens": real_tokens["n"],
+        "total_params": total_params,
     }
+
+
+def pick_device_and_dtype(cfg) -> tuple[str, str]:
+    from engine.model import pick_device
+
+    return pick_device(cfg.model)
+
+
+def child() -> int:
+    """One arm, in this fresh process, for as many runs as the parent asks.
+
+    The first stdin line is the spec (config overrides, batching, steps); the data are tokenised once.
+    Each further line ``run`` trains the arm once (model loaded afresh, same seed) and answers one JSON
+    line. Staying alive between runs lets the parent alternate the arms (noise hits both alike) while
+    each arm keeps a process, and so a peak memory, of its own; imports are paid once per arm.
+    """
+    import torch
+
+    from engine.config import load_config
+    from engine.model import load_tokenizer
+    from engine.train import prepare_data
+
+    spec = json.loads(sys.stdin.readline())
+    torch.set_num_threads(spec.get("threads") or os.cpu_count() or 1)
+    cfg = load_config(None, spec["sets"])
+    device, _ = pick_device_and_dtype(cfg)
+    data = prepare_data(cfg, load_tokenizer(cfg.model))
+    lengths = [len(x) for x in data.train["input_ids"]]
+    print(json.dumps({"ready": True, "samples": len(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths),
+                      "device": device, "torch": torch.__version__}), flush=True)
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        result = run_arm(cfg, data, spec["batching"], spec["steps"], device)
+        gc.collect()
+        result["device"] = device
+        if device == "cuda":
+            result["device_name"] = torch.cuda.get_device_name(0)
+        print(json.dumps(result), flush=True)
+    return 0
+
+
+class ArmProcess:
+    """A child process running one arm (see :func:`child`)."""
+
+    def __init__(self, spec: dict):
+        self.name = spec["batching"]
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child"], cwd=ROOT, text=True,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
+        self.proc.stdin.write(json.dumps(spec) + "\n")
+        self.proc.stdin.flush()
+
+    def _answer(self) -> dict:
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.log.seek(0)
+            raise SystemExit(f"arm {self.name} failed (exit {self.proc.returncode}):\n{self.log.read()[-4000:]}")
+        return json.loads(line)
+
+    def ready(self) -> dict:
+        return self._answer()
+
+    def run(self) -> dict:
+        self.proc.stdin.write("run\n")
+        self.proc.stdin.flush()
+        return self._answer()
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            self.proc.wait()
+        self.log.close()
+
+
+def mfu_of(result: dict) -> float | None:
+    """Model FLOPs utilisation of an arm: engine.train's own formula and GPU table (None on CPU)."""
+    from engine.train import model_flops_utilization, peak_flops
+
+    if result.get("device") != "cuda":
+        return None
+    return model_flops_utilization(result["total_params"], result["tokens_per_s"], peak_flops(result.get("device_name")))
 
 
 def main(argv=None) -> int:
@@ -143,58 +247,84 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help="tiny model built from a config, a few steps")
     p.add_argument("--model", default=None, help="model.name (default: the demo model, or the tiny one with --quick)")
     p.add_argument("--quant", default=None, choices=["4bit", "8bit", "none"])
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--data", default=None, help="data file (default: ../shared/datasets/alpaca_en_demo.json or the sample set)")
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--max-length", type=int, default=None)
+    p.add_argument("--gradient-checkpointing", action="store_true")
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--rows", type=int, default=None, help="rows of the data to tokenise")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per arm (default: every core)")
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
-
-    import torch
+    if args.child:
+        return child()
 
     from engine.config import load_config
-    from engine.model import load_tokenizer, pick_device
     from engine.tiny import build_tiny_model
-    from engine.train import prepare_data
 
     tmp = tempfile.mkdtemp(prefix="tunedeck-bench-")
     if args.quick:
         model = args.model or str(build_tiny_model(Path(tmp) / "tiny", layers=4, hidden=256))
-        defaults = dict(quant="none", steps=12, batch=8, length=512, repeats=2, rows=400)
+        defaults = dict(quant="none", steps=10, batch=8, length=512, repeats=2, rows=400)
     else:
         model = args.model or "smollm2-135m-instruct"
         defaults = dict(quant="4bit", steps=8, batch=4, length=256, repeats=2, rows=400)
     quant = args.quant or defaults["quant"]
     steps = args.steps or defaults["steps"]
-    cfg = load_config(None, {
-        "model.name": model, "model.quantization": quant, "data.path": str(alpaca_like_data()),
+    repeats = args.repeats or defaults["repeats"]
+    sets = {
+        "model.name": model, "model.quantization": quant, "model.device": args.device,
+        "model.gradient_checkpointing": args.gradient_checkpointing, "data.path": args.data or str(alpaca_like_data()),
         "data.template": "alpaca", "data.max_length": args.max_length or defaults["length"],
         "data.limit": args.rows or defaults["rows"], "training.batch_size": args.batch_size or defaults["batch"],
         "training.learning_rate": 1e-4, "training.warmup_ratio": 0.0, "lora.r": 16,
         "output.runs_dir": tmp,
-    })
-    device, _ = pick_device(cfg.model)
-    torch.set_num_threads(os.cpu_count() or 1)
-    tokenizer = load_tokenizer(cfg.model)
-    data = prepare_data(cfg, tokenizer)
-    lengths = [len(x) for x in data.train["input_ids"]]
-    print(f"model {model} ({quant}) on {device}, {os.cpu_count()} CPU threads, torch {torch.__version__}")
-    print(f"data {cfg.data.path}: {len(lengths)} samples, mean {sum(lengths) / len(lengths):.0f} tokens, "
-          f"max {max(lengths)}; batch {cfg.training.batch_size}, {steps} steps, best of {args.repeats or defaults['repeats']}")
+    }
+    cfg = load_config(None, sets)  # a bad value fails here, before any child starts
 
-    results: dict[str, list[dict]] = {"plain recipe (padded)": [], "TuneDeck (padding-free)": []}
-    for _ in range(args.repeats or defaults["repeats"]):
-        for name, batching in (("plain recipe (padded)", "padded"), ("TuneDeck (padding-free)", "padding_free")):
-            results[name].append(run_arm(cfg, data, batching, steps, device))
+    arms = (("plain recipe (padded)", "padded"), ("TuneDeck (padding-free)", "padding_free"))
+    results: dict[str, list[dict]] = {name: [] for name, _ in arms}
+    procs = {name: ArmProcess({"sets": sets, "batching": batching, "steps": steps, "threads": args.threads})
+             for name, batching in arms}
+    try:
+        info = [proc.ready() for proc in procs.values()][-1]
+        device = info["device"]
+        print(f"model {model} ({quant}) on {device}, {args.threads or os.cpu_count()} CPU threads, torch {info['torch']}")
+        print(f"data {cfg.data.path}: {info['samples']} samples, mean {info['mean']:.0f} tokens, max {info['max']}; "
+              f"batch {cfg.training.batch_size}, {steps} steps, best of {repeats}; each arm in a process of its own")
+        for _ in range(repeats):  # alternate: one arm waits idle while the other trains
+            for name, _ in arms:
+                results[name].append(procs[name].run())
+    finally:
+        for proc in procs.values():
+            proc.close()
 
-    print(f"\n{'arm':<26} {'real tok/s':>11} {'peak MB':>9} {'final loss':>11} {'seconds':>8}")
+    cuda = device == "cuda"
+    mem_head = "peak GPU MB" if cuda else "peak RSS MB"
+    print(f"\n{'arm':<26} {'real tok/s':>11} {mem_head:>12} {'train +MB' if not cuda else 'MFU':>10} "
+          f"{'final loss':>11} {'seconds':>8}")
     best = {}
     for name, runs in results.items():
         b = max(runs, key=lambda r: r["tokens_per_s"])
         best[name] = b
-        print(f"{name:<26} {b['tokens_per_s']:>11.1f} {b['peak_mb']:>9.0f} {b['final_loss']:>11.4f} {b['seconds']:>8.1f}")
+        peak = max(r["peak_mb"] for r in runs)  # CPU: the process's high-water mark over its runs
+        if cuda:
+            m = mfu_of(b)
+            extra = f"{m * 100:>9.1f}%" if m is not None else f"{'n/a':>10}"
+        else:
+            extra = f"{runs[0]['growth_mb']:>10.0f}"  # the first run: later ones reuse memory glibc kept
+        print(f"{name:<26} {b['tokens_per_s']:>11.1f} {peak:>12.0f} {extra} {b['final_loss']:>11.4f} {b['seconds']:>8.1f}")
     plain, ours = best["plain recipe (padded)"], best["TuneDeck (padding-free)"]
     assert plain["real_tokens"] == ours["real_tokens"], "both arms must see the same samples"
+    print(f"parameters {ours['total_params'] / 1e9:.3f}B (4-bit weights at their logical size, LoRA included)")
+    if cuda:
+        print("peak GPU MB: torch.cuda.max_memory_allocated in each arm's own process; "
+              "MFU = 4 x parameters x real tok/s / the GPU's peak dense bf16 FLOP/s (engine.train)")
+    else:
+        print("peak RSS MB: each arm in its own process, whole-process high-water mark (getrusage: imports, data, "
+              "model, training); train +MB: how far RSS rose during the arm's first training run")
     print(f"loss difference {abs(plain['final_loss'] - ours['final_loss']):.4f} (same samples, same order)")
     print(f"TuneDeck / plain recipe real tokens/s: {ours['tokens_per_s'] / plain['tokens_per_s']:.2f}x")
     return 0
