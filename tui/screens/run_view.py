@@ -110,7 +110,7 @@ class RunScreen(Screen):
         for e in msg.events:
             self._record(e)
         self.loaded = True
-        self.monitor.redraw_if_dirty()
+        self.monitor.redraw_if_dirty(force=True)
         if self.follow:
             self.set_interval(POLL_S, self.poll)
 

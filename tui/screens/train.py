@@ -33,7 +33,7 @@ from ..messages import EngineEvent, TrainingEnded
 from ..widgets.monitor import RunMonitor, hms
 from ..widgets.nav import NavTabs
 
-REDRAW_HZ = 5
+REDRAW_HZ = 2
 __all__ = ["TrainScreen", "hms"]
 
 
@@ -228,7 +228,7 @@ class TrainScreen(Screen):
         self.monitor.waiting = False
         self.app.state.training = False
         self.monitor._dirty = True
-        self._redraw_if_dirty()
+        self.monitor.redraw_if_dirty(force=True)
         self._update_controls()
         self.app.refresh_bindings()
         ended = getattr(self.app, "training_ended", None)

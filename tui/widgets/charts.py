@@ -14,6 +14,7 @@ learning rate or tokens/s (``cycle`` switches). When the screen is wide
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
@@ -99,6 +100,7 @@ class Chart(PlotextPlot):
         self.title = title
         self.sci = sci  # learning rates: y labels like 2.0e-04
         self.series: list[tuple[list, list, str]] = []
+        self.frame_cost = 0.0  # seconds the last frame of this chart took to draw (see TrainingCharts.frame_cost)
 
     def show(self, title: str, series: list[tuple[list, list, str]]) -> None:
         self.title, self.series = title, series
@@ -107,6 +109,13 @@ class Chart(PlotextPlot):
     def render(self):
         self._draw()
         return super().render()
+
+    def render_lines(self, crop):
+        # Timed here, not in render: turning plotext's ANSI text into strips costs as much as drawing it.
+        t = time.perf_counter()
+        lines = super().render_lines(crop)
+        self.frame_cost = time.perf_counter() - t
+        return lines
 
     def _draw(self) -> None:
         plt = self.plt
@@ -158,6 +167,11 @@ class TrainingCharts(Horizontal):
     def reset(self) -> None:
         self.history = History()
         self.redraw()
+
+    @property
+    def frame_cost(self) -> float:
+        """Seconds of UI thread the last frame of the visible charts took."""
+        return sum(chart.frame_cost for chart in self.query(Chart) if chart.display)
 
     def cycle(self) -> None:
         self.side = (self.side + 1) % len(SIDE_CHARTS)
