@@ -10,11 +10,20 @@ charts is measured, plus one frame (1/60 s) for the repaint. (Pilot's press()
 waits for the whole app to be idle, which a streaming run rarely is, so it
 measures the stream, not the key.) The last line is
 the headline.
+
+Throughput inside the TUI: the same config (tiny model, same seed and steps)
+trains once as ``tunedeck ui --start`` in a real terminal (a tmux session,
+100x30, drawing charts as it goes) and once as ``tunedeck train`` headless,
+alternating, best of ``--repeats``; each rate is real tokens over the wall time
+between the first and the last logged step (the warm-up step left out), read
+from the run's own metrics.jsonl. Needs tmux; skipped with a note without it.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -98,19 +107,87 @@ async def latency(presses: int = 30) -> tuple[list[float], int]:
     return samples, steps
 
 
-def main() -> int:
+def steady_rate(run_dir: Path) -> float:
+    """Real tokens/s between the first and the last logged step (the first step's warm-up left out)."""
+    steps = [e for e in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if e.get("event") == "step"]
+    first, last = steps[0], steps[-1]
+    return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"])
+
+
+def wait_finished(run_dir: Path, timeout: float) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = json.loads((run_dir / "status.json").read_text()).get("status")
+        except (OSError, ValueError):
+            status = None
+        if status in ("finished", "failed", "stopped"):
+            return status
+        time.sleep(0.2)
+    raise SystemExit(f"{run_dir} did not finish within {timeout:.0f} s")
+
+
+def tui_against_headless(repeats: int = 2, steps: int = 150) -> tuple[float, float] | None:
+    """Best real tokens/s of the same run trained inside the TUI (in tmux) and headless."""
+    if shutil.which("tmux") is None:
+        return None
+    from engine.config import load_config, save_config
+    from engine.tiny import build_tiny_model
+
+    tmp = Path(tempfile.mkdtemp(prefix="tunedeck-ui-bench-"))
+    model = build_tiny_model(tmp / "tiny", layers=4, hidden=256)
+    data = ROOT / "sample_data" / "tunedeck_alpaca.json"
+    cfg = load_config(None, {"model.name": str(model), "model.quantization": "none", "data.path": str(data),
+                             "training.max_steps": steps, "training.save_steps": 10_000, "training.eval_steps": 10_000,
+                             "output.runs_dir": str(tmp / "runs")})
+    cfg_path = tmp / "bench.yaml"
+    save_config(cfg, cfg_path)
+    cli = [sys.executable, "-m", "engine.cli"]
+    rates: dict[str, list[float]] = {"tui": [], "headless": []}
+    for i in range(repeats):
+        run_dir = tmp / f"tui-{i}"
+        session = f"tunedeck-bench-{i}"
+        command = " ".join([*cli, "ui", "--config", str(cfg_path), "--start", "--run-dir", str(run_dir)])
+        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT), command],
+                       check=True)
+        try:
+            wait_finished(run_dir, 600)
+        finally:
+            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        rates["tui"].append(steady_rate(run_dir))
+        run_dir = tmp / f"headless-{i}"
+        subprocess.run([*cli, "train", "--config", str(cfg_path), "--run-dir", str(run_dir), "--quiet"], cwd=ROOT,
+                       check=True, capture_output=True)
+        rates["headless"].append(steady_rate(run_dir))
+    return max(rates["tui"]), max(rates["headless"])
+
+
+def main(argv=None) -> int:
     import asyncio
 
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=2, help="TUI and headless runs each, alternating (best counts)")
+    p.add_argument("--steps", type=int, default=150, help="optimizer steps per throughput run")
+    args = p.parse_args(argv)
     paint = first_paint()
     samples, steps = asyncio.run(latency())
+    through = tui_against_headless(args.repeats, args.steps)
     ms = sorted(s * 1000 for s in samples)
     p95 = ms[int(len(ms) * 0.95) - 1]
     print(f"{'measure':<44} {'result':>10} {'target':>8}")
     print(f"{'first paint (fresh process, 80x24)':<44} {paint:>9.2f}s {'<= 1 s':>8}")
     print(f"{'key press to repaint, median, while training':<44} {statistics.median(ms):>8.1f}ms")
     print(f"{'key press to repaint, p95, while training':<44} {p95:>8.1f}ms {'<= 100':>8}")
+    if through:
+        tui, headless = through
+        print(f"{'training real tok/s inside the TUI (tmux)':<44} {tui:>10.1f}")
+        print(f"{'training real tok/s headless':<44} {headless:>10.1f}")
+        print(f"{'TUI / headless':<44} {tui / headless:>9.2f}x {'>= 0.97x':>8}")
+    else:
+        print("TUI / headless throughput: not measured (tmux is not installed)")
     print(f"({len(ms)} presses during {steps} streamed training steps)")
-    print(f"first paint {paint:.2f} s; key latency p95 {p95:.0f} ms while training")
+    ratio = f"; training inside the TUI {through[0] / through[1]:.2f}x headless" if through else ""
+    print(f"first paint {paint:.2f} s; key latency p95 {p95:.0f} ms while training{ratio}")
     return 0
 
 
