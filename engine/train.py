@@ -699,8 +699,9 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
     trainable, total = count_parameters(model)
     batching = cfg.training.batching
     if batching == "padding_free" and not supports_padding_free(model):
-        say(f"Attention implementation {model.config._attn_implementation} cannot pack samples; using padded batches")
-        batching = "padded"
+        say(f"Attention implementation {model.config._attn_implementation} cannot pack samples; "
+            "using padded batches of similar lengths")
+        batching = "padded_grouped"
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
 
     def start_event(state) -> RunStarted:
@@ -713,9 +714,13 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
         )
 
     callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
+    args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None)
+    if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
+        args.train_sampling_strategy = "group_by_length"
+        batching = "padded"
     trainer = trainer_class(cfg.training.max_tokens_per_batch)(
         model=model,
-        args=training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None),
+        args=args,
         train_dataset=data.train,
         eval_dataset=data.val,
         data_collator=Collator(tokenizer, batching, row_tokens=cfg.data.max_length),

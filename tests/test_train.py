@@ -246,3 +246,28 @@ def test_token_budget_below_max_length_is_a_config_error():
 
     with pytest.raises(ConfigError, match="training.max_tokens_per_batch: must be >= data.max_length"):
         load_config(None, {"training.max_tokens_per_batch": 100, "data.max_length": 512})
+
+
+def test_attention_that_cannot_pack_falls_back_to_length_grouped_padded_batches(tiny_model_dir, qa_file, tmp_path,
+                                                                                monkeypatch):
+    import transformers.trainer as hf_trainer
+
+    import engine.train as engine_train
+
+    sampled = []
+
+    class RecordingSampler(hf_trainer.LengthGroupedSampler):  # the real sampler; it only notes that it ran
+        def __iter__(self):
+            sampled.append(len(self.lengths))
+            return super().__iter__()
+
+    monkeypatch.setattr(hf_trainer, "LengthGroupedSampler", RecordingSampler)
+    monkeypatch.setattr(engine_train, "supports_padding_free", lambda model: False)  # as for an attention without position ids
+    events = []
+    result = train(tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_steps": 3}), on_event=events.append)
+    assert result.status == "finished", result.last_event
+    started = next(e for e in events if isinstance(e, RunStarted))
+    assert started.batching == "padded"
+    assert any("cannot pack samples; using padded batches of similar lengths" in e.text
+               for e in events if isinstance(e, MessageLogged))
+    assert sampled, "padded fallback batches are grouped by length"
