@@ -262,23 +262,75 @@ class TokenBudgetBatchSampler:
             yield self.batches[b]
 
 
-def trainer_class(token_budget: int):
-    """transformers' Trainer, taking batches from a token budget when one is set."""
+def trained_positions(labels):
+    """Where a logit is needed: position t predicts labels[t + 1], so those with a label to learn (not -100)."""
+    import torch
+
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = labels[:, 1:] != -100
+    return keep
+
+
+def completion_only_loss(model, inputs: dict, num_items_in_batch=None):
+    """The causal-LM loss, with the vocabulary projection computed only where a token is trained.
+
+    The model's own loss projects every position onto the vocabulary (49,152 columns for SmolLM2) and takes a
+    log-softmax over all of them, then throws away the prompt's and the padding's: with prompts masked that is
+    about half of a batch's logits. Here the model returns logits only at the positions whose next label counts
+    (``logits_to_keep`` as a boolean mask, transformers >= 5) and the cross-entropy is taken over those, summed
+    and divided as the model's own loss is (by ``num_items_in_batch`` under gradient accumulation, else by the
+    count), so the value and gradients are the same (tested)."""
+    import torch.nn.functional as F
+
+    labels = inputs["labels"]
+    keep = trained_positions(labels)
+    rest = {k: v for k, v in inputs.items() if k != "labels"}
+    logits = model(**rest, logits_to_keep=keep, use_cache=False).logits  # (trained tokens, vocab)
+    targets = labels[:, 1:][keep[:, :-1]].to(logits.device)
+    loss = F.cross_entropy(logits.float(), targets, reduction="sum")
+    count = num_items_in_batch if num_items_in_batch is not None else targets.numel()
+    if hasattr(count, "to"):
+        count = count.to(loss.device)
+    return loss / count
+
+
+def accepts_logits_mask(model) -> bool:
+    """Whether the causal LM under ``model`` (peft-wrapped or not) takes ``logits_to_keep`` as a mask."""
+    import inspect
+
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model  # PeftModel -> the LM
+    try:
+        return "logits_to_keep" in inspect.signature(inner.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def trainer_class(token_budget: int, completion_only_logits: bool = True):
+    """transformers' Trainer, taking batches from a token budget when one is set, and (where the model takes
+    a logits mask) computing the training loss from the trained positions' logits only."""
     from torch.utils.data import DataLoader
     from transformers import Trainer
 
-    if token_budget <= 0:
-        return Trainer
+    class TuneDeckTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if (return_outputs or not completion_only_logits or "labels" not in inputs
+                    or not accepts_logits_mask(self.model)):
+                return super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                            num_items_in_batch=num_items_in_batch)
+            # Divided as Trainer expects: by the accumulated token count where the model's own loss would be
+            # (Trainer then does not divide again), else the mean, which Trainer divides by the accumulation.
+            return completion_only_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
 
-    class TokenBudgetTrainer(Trainer):
         def get_train_dataloader(self):
+            if token_budget <= 0:
+                return super().get_train_dataloader()
             lengths = [len(x) for x in self.train_dataset["input_ids"]]
             sampler = TokenBudgetBatchSampler(lengths, token_budget, self.args.seed)
             loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
                                 num_workers=0, pin_memory=self.args.dataloader_pin_memory)
             return self.accelerator.prepare(loader)
 
-    return TokenBudgetTrainer
+    return TuneDeckTrainer
 
 
 def supports_padding_free(model) -> bool:

@@ -271,3 +271,41 @@ def test_attention_that_cannot_pack_falls_back_to_length_grouped_padded_batches(
     assert any("cannot pack samples; using padded batches of similar lengths" in e.text
                for e in events if isinstance(e, MessageLogged))
     assert sampled, "padded fallback batches are grouped by length"
+
+
+def test_completion_only_logits_give_the_models_own_loss_and_gradients(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from engine.config import LoraConfig, ModelConfig
+    from engine.model import add_lora
+    from engine.train import Collator, accepts_logits_mask, completion_only_loss
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    base.config.use_cache = False  # as engine.model loads it: with a cache, packed samples would attend to each other
+    model = add_lora(base, ModelConfig(name=str(tiny_model_dir), quantization="none"), LoraConfig(r=4, dropout=0.0))
+    assert accepts_logits_mask(model)
+    g = torch.Generator().manual_seed(0)
+    feats = []
+    for n in (5, 17, 9, 30):
+        ids = torch.randint(5, 400, (n,), generator=g).tolist()
+        feats.append({"input_ids": ids, "labels": [-100] * (n // 2) + ids[n // 2:]})
+    for mode in ("padding_free", "padded"):
+        batch = Collator(tok, mode, row_tokens=32)(feats)
+        model.zero_grad()
+        own = model(**batch).loss
+        own.backward()
+        own_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+        model.zero_grad()
+        ours = completion_only_loss(model, batch)
+        ours.backward()
+        assert ours.item() == pytest.approx(own.item(), rel=1e-5)
+        for a, b in zip(own_grads, (p.grad for p in model.parameters() if p.requires_grad)):
+            torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+        # Under gradient accumulation the sum is divided by the tokens of all micro-batches, as the model does.
+        total = int((batch["labels"][:, 1:] != -100).sum()) * 3
+        with torch.no_grad():
+            scaled = completion_only_loss(model, batch, num_items_in_batch=torch.tensor(total)).item()
+            own_scaled = model(**batch, num_items_in_batch=torch.tensor(total)).loss.item()
+        assert scaled == pytest.approx(own_scaled, rel=1e-5)
