@@ -39,17 +39,11 @@ from engine.errors import TuneDeckError
 from engine.evaluate import EVAL_FILE, EvalReport, EvalSample, load_report
 
 from ..messages import EvalEnded, EvalProgress
+from ..notify import Notifying, one_line
 
 __all__ = ["EvalScreen", "one_line"]
 
 SORTS = ("index", "worst", "best")  # table order: as evaluated, highest loss first, lowest loss first
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """The first line of an error message, cut to ``limit`` characters."""
-    lines = str(text).strip().splitlines() or [""]
-    first = lines[0]
-    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 _SPECIAL = re.compile(r"<\|[^|<>]{1,40}\|>|</?s>|\[/?INST\]")
@@ -111,7 +105,8 @@ def summary_text(report: EvalReport) -> Text:
     return t
 
 
-class EvalScreen(Screen):
+class EvalScreen(Notifying, Screen):
+    ERROR_LINE = "#ev-error"
     CSS_PATH = "evaluate.tcss"
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     BINDINGS = [
@@ -364,18 +359,6 @@ class EvalScreen(Screen):
 
     def _set_state(self, text: Text | str) -> None:
         self.query_one("#ev-state", Label).update(text)
-
-    def _set_error(self, error: str | None, notify: bool = True) -> None:
-        self.error = one_line(error) if error else None
-        line = self.query_one("#ev-error", Static)
-        line.update(Text(f"error: {self.error}", style="bold red") if self.error else "")
-        line.set_class(not self.error, "hidden")
-        if self.error and notify:
-            self._notify(self.error, "error")
-
-    def _notify(self, text: str, severity: str) -> None:
-        self.notifications.append((severity, text))
-        self.app.notify(text, severity=severity, timeout=10 if severity == "error" else 5)
 
     @on(Button.Pressed, "#ev-run")
     def action_evaluate(self) -> None:

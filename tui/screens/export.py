@@ -35,6 +35,7 @@ from engine.errors import TuneDeckError
 from engine.export import check_target
 
 from ..messages import ExportEnded, ExportProgress
+from ..notify import Notifying, one_line
 
 __all__ = ["ExportScreen", "default_output", "load_snippet"]
 
@@ -55,12 +56,8 @@ def load_snippet(kind: str, path: str | Path) -> str:
     return f'from datasets import load_dataset\nds = load_dataset("json", data_files="{p}", split="train")'
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    first = (str(text).strip().splitlines() or [""])[0]
-    return first if len(first) <= limit else first[: limit - 1] + "…"
-
-
-class ExportScreen(ModalScreen):
+class ExportScreen(Notifying, ModalScreen):
+    ERROR_LINE = "#ex-error"
     CSS_PATH = "export.tcss"
     BINDINGS = [
         Binding("escape", "close", "Close"),
@@ -216,7 +213,7 @@ class ExportScreen(ModalScreen):
             t = Text()
             for i, line in enumerate(lines):
                 last = i == len(lines) - 1
-                t.append(("… " if self.running and last else "  ") + _one_line(line, 200) + ("\n" if not last else ""),
+                t.append(("… " if self.running and last else "  ") + one_line(line, 200) + ("\n" if not last else ""),
                          style="yellow" if self.running and last else "dim")
             log.update(t)
         elif self.kind == "merged":
@@ -253,18 +250,6 @@ class ExportScreen(ModalScreen):
         t.append(self.snippet, style="cyan")
         box.update(t)
         box.remove_class("hidden")
-
-    def _set_error(self, error: str | None, notify: bool = True) -> None:
-        self.error = _one_line(error) if error else None
-        line = self.query_one("#ex-error", Static)
-        line.update(Text(f"error: {self.error}", style="bold red") if self.error else "")
-        line.set_class(not self.error, "hidden")
-        if self.error and notify:
-            self._notify(self.error, "error")
-
-    def _notify(self, text: str, severity: str) -> None:
-        self.notifications.append((severity, text))
-        self.app.notify(text, severity=severity, timeout=10 if severity == "error" else 5)
 
     # -- copy and close -------------------------------------------------------------------------
     @on(Button.Pressed, "#ex-copy")

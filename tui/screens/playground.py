@@ -40,6 +40,7 @@ from engine.errors import TuneDeckError
 from engine.runs import RunSummary, list_summaries, summarize_run
 
 from ..messages import PlaygroundLoaded, PlaygroundLoadProgress, PlaygroundRunsListed, ReplyChunk, ReplyEnded
+from ..notify import one_line
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 10
@@ -60,12 +61,6 @@ _CONTROL.update({i: "\ufffd" for i in range(0x80, 0xA0)})
 def printable(text: str) -> str:
     """``text`` with control characters (other than newline and tab) replaced by visible symbols."""
     return text.translate(_CONTROL)
-
-
-def one_line(text: str, limit: int = 300) -> str:
-    """The first non-empty line of an error message, shortened."""
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def parse_sampling(max_text: str, temp_text: str, top_p_text: str, greedy: bool) -> tuple[dict, dict[str, str]]:

@@ -30,6 +30,7 @@ from textual.worker import Worker, WorkerState
 from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
 
 from ..messages import EngineEvent, TrainingEnded
+from ..notify import Notifying
 from ..widgets.monitor import RunMonitor, hms
 from ..widgets.nav import NavTabs
 
@@ -37,7 +38,7 @@ REDRAW_HZ = 2
 __all__ = ["TrainScreen", "hms"]
 
 
-class TrainScreen(Screen):
+class TrainScreen(Notifying, Screen):
     CSS_PATH = "train.tcss"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (140, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
@@ -241,7 +242,3 @@ class TrainScreen(Screen):
 
     def _log(self, text: str, level: str = "info") -> None:
         self.monitor.log_line(text, level)
-
-    def _notify(self, text: str, severity: str) -> None:
-        self.notifications.append((severity, text))
-        self.app.notify(text, severity=severity, timeout=10 if severity == "error" else 5)
