@@ -12,14 +12,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
-from textual.app import App
 from textual.widgets import DataTable, Input, ProgressBar
 
 from engine.config import Config, load_config
 from tui.screens.evaluate import EvalScreen, prompt_gist
 from tui.screens.export import ExportScreen, default_output
 import tui_helpers
-from tui_helpers import text
+from tui_helpers import Host, text
 
 until = partial(tui_helpers.until, timeout=120.0)
 
@@ -27,19 +26,6 @@ ROOT = Path(__file__).resolve().parents[2]
 QA = ROOT / "sample_data" / "tunedeck_qa.jsonl"
 ROWS = 24  # data.limit; val_split 0.25 keeps 6 of them for validation
 RUN_NAME = "20250101-000000-evalrun"
-
-
-class Host(App):
-    """A bare app that opens one screen on top of its default screen, as the Runs screen will."""
-
-    CSS_PATH = str(ROOT / "tui" / "app.tcss")
-
-    def __init__(self, make_screen):
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,12 @@ import math
 from pathlib import Path
 
 import pytest
-from textual.app import App
 from textual.widgets import Input
 
 from tui.screens.evaluate import EvalScreen
 from tui.screens.export import ExportScreen
+from tui_helpers import Host
 
-ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(100, 30), (80, 24)]
 RUN = "20250101-000000-demo"
 
@@ -48,17 +47,6 @@ def report(split: str = "validation", note: str = "") -> dict:
         "samples": [{"index": i, "prompt": f"### Question:\n{q}\n\n### Answer:\n", "reference": ref, "generated": gen,
                      "loss": lo, "tokens": t} for i, ((q, ref, gen, lo), t) in enumerate(zip(SAMPLES, tokens))],
     }
-
-
-class Host(App):
-    CSS_PATH = str(ROOT / "tui" / "app.tcss")
-
-    def __init__(self, make_screen):
-        super().__init__()
-        self.make_screen = make_screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.make_screen())
 
 
 @pytest.fixture

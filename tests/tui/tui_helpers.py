@@ -1,8 +1,13 @@
-"""Helpers shared by the TUI tests: wait for a condition, read a widget's text."""
+"""Helpers shared by the TUI tests: wait for a condition, read a widget's text, host one screen."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
+
+from textual.app import App
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def until(pilot, check, timeout: float = 20.0, what: str = "condition") -> None:
@@ -17,3 +22,16 @@ async def until(pilot, check, timeout: float = 20.0, what: str = "condition") ->
 def text(app_or_screen, selector: str) -> str:
     """The rendered text of the widget matching ``selector`` on the current screen."""
     return str(app_or_screen.screen.query_one(selector).render())
+
+
+class Host(App):
+    """A bare app that opens one screen on top of its default screen, as the Runs screen does."""
+
+    CSS_PATH = str(ROOT / "tui" / "app.tcss")
+
+    def __init__(self, make_screen):
+        super().__init__()
+        self.make_screen = make_screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.make_screen())
