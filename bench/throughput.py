@@ -7,7 +7,7 @@ per-sample position ids (padding-free), so no compute goes to padding, and its
 Trainer projects onto the vocabulary only the positions that carry loss (the
 prompt's and padding's logits are never computed).
 
-    python bench/throughput.py --quick          # tiny model, < 1 minute on a 2-core CPU
+    python bench/throughput.py --quick          # tiny model, about a minute on a 2-core CPU
     python bench/throughput.py                  # the demo model (SmolLM2-135M), 4-bit QLoRA
     python bench/throughput.py --quant none     # the demo model, 16/32-bit LoRA
 
