@@ -7,7 +7,7 @@ per-sample position ids (padding-free), so no compute goes to padding, and its
 Trainer projects onto the vocabulary only the positions that carry loss (the
 prompt's and padding's logits are never computed).
 
-    python bench/throughput.py --quick          # tiny model, about a minute on a 2-core CPU
+    python bench/throughput.py --quick          # tiny model, under a minute on a 2-core CPU
     python bench/throughput.py                  # the demo model (SmolLM2-135M), 4-bit QLoRA
     python bench/throughput.py --quant none     # the demo model, 16/32-bit LoRA
 
@@ -271,7 +271,7 @@ def main(argv=None) -> int:
 
     tmp = tempfile.mkdtemp(prefix="tunedeck-bench-")
     if args.quick:
-        model = args.model or str(build_tiny_model(Path(tmp) / "tiny", layers=4, hidden=256))
+        model = args.model or str(build_tiny_model(Path(tmp) / "tiny", layers=2, hidden=256))
         # max_length 1024: the tiny model's byte-level tokenizer spends ~3x the demo tokenizer's tokens on the same
         # text, and at 512 it would cut 46% of the Alpaca rows to one length, flattening the spread of lengths the
         # benchmark is about; at 1024 a fifth are cut, about as many as 256 cuts with the demo model's tokenizer.
