@@ -39,9 +39,9 @@ from engine.errors import TuneDeckError
 from engine.evaluate import EVAL_FILE, EvalReport, EvalSample, load_report
 
 from ..messages import EvalEnded, EvalProgress
-from ..notify import Notifying, one_line
+from ..notify import Notifying, error_line
 
-__all__ = ["EvalScreen", "one_line"]
+__all__ = ["EvalScreen"]
 
 SORTS = ("index", "worst", "best")  # table order: as evaluated, highest loss first, lowest loss first
 
@@ -397,10 +397,8 @@ class EvalScreen(Notifying, Screen):
             )
         except EvalCancelled:
             post(EvalEnded(cancelled=True))
-        except TuneDeckError as e:
-            post(EvalEnded(error=str(e)))
-        except Exception as e:  # noqa: BLE001 - anything else is still one line on the screen, not a traceback
-            post(EvalEnded(error=f"{type(e).__name__}: {e}"))
+        except Exception as e:  # noqa: BLE001 - one line on the screen, not a traceback
+            post(EvalEnded(error=error_line(e)))
         else:
             post(EvalEnded(report=report))
 

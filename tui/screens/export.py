@@ -35,7 +35,7 @@ from engine.errors import TuneDeckError
 from engine.export import check_target
 
 from ..messages import ExportEnded, ExportProgress
-from ..notify import Notifying, one_line
+from ..notify import Notifying, error_line, one_line
 
 __all__ = ["ExportScreen", "default_output", "load_snippet"]
 
@@ -171,10 +171,8 @@ class ExportScreen(Notifying, ModalScreen):
                 result = export_merged(self.run_dir, out, on_progress=say, checkpoint=self.checkpoint)
             else:
                 result = export_data(self.run_dir, out, on_progress=say, overwrite=False)
-        except TuneDeckError as e:
-            post(ExportEnded(error=str(e)))
-        except Exception as e:  # noqa: BLE001 - anything else is still one line in the dialog, not a traceback
-            post(ExportEnded(error=f"{type(e).__name__}: {e}"))
+        except Exception as e:  # noqa: BLE001 - one line in the dialog, not a traceback
+            post(ExportEnded(error=error_line(e)))
         else:
             post(ExportEnded(result=result))
 

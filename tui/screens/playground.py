@@ -40,7 +40,7 @@ from engine.errors import TuneDeckError
 from engine.runs import RunSummary, list_summaries, summarize_run
 
 from ..messages import PlaygroundLoaded, PlaygroundLoadProgress, PlaygroundRunsListed, ReplyChunk, ReplyEnded
-from ..notify import one_line
+from ..notify import error_line, one_line
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 10
@@ -335,10 +335,8 @@ class PlaygroundScreen(Screen):
             gen = load_for_generation(path, checkpoint=checkpoint or None,
                                       on_message=lambda text: self.post_message(PlaygroundLoadProgress(key, text)))
             gen.format("")  # learns the run's data format (may read its data file) here, not on the UI thread
-        except TuneDeckError as e:
-            self.post_message(PlaygroundLoaded(key, error=one_line(str(e))))
         except Exception as e:  # a broken model folder, out of memory...: one line, the app stays up
-            self.post_message(PlaygroundLoaded(key, error=one_line(f"{type(e).__name__}: {e}")))
+            self.post_message(PlaygroundLoaded(key, error=error_line(e)))
         else:
             self.post_message(PlaygroundLoaded(key, generator=gen))
 
@@ -437,10 +435,8 @@ class PlaygroundScreen(Screen):
             for piece in generate_stream(gen, prompt, adapter=pane == "tuned", stop=stop, stats=stats, **params):
                 self.post_message(ReplyChunk(pane, request, piece, stats.get("tokens", 0)))
             reason = stats.get("reason", "max_tokens")
-        except TuneDeckError as e:
-            error = one_line(str(e))
         except Exception as e:  # e.g. out of memory: one line in the pane, the app stays up
-            error = one_line(f"{type(e).__name__}: {e}")
+            error = error_line(e)
         self.post_message(ReplyEnded(pane, request, reason, tokens=stats.get("tokens", 0),
                                      seconds=time.monotonic() - start, error=error))
 
@@ -469,7 +465,7 @@ class PlaygroundScreen(Screen):
         """The workers catch their errors; should one still die, end its pane instead of hanging."""
         if event.state != WorkerState.ERROR:
             return
-        error = one_line(f"{type(event.worker.error).__name__}: {event.worker.error}")
+        error = error_line(event.worker.error)
         if event.worker.group == "pg-gen":
             pane = event.worker.name.removeprefix("generate-")
             self.post_message(ReplyEnded(pane, self.request, "error", error=error))
