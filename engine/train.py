@@ -312,9 +312,12 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True):
     from transformers import Trainer
 
     class TuneDeckTrainer(Trainer):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.masked_logits = completion_only_logits and accepts_logits_mask(self.model)  # once, not every step
+
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            if (return_outputs or not completion_only_logits or "labels" not in inputs
-                    or not accepts_logits_mask(self.model)):
+            if return_outputs or not self.masked_logits or "labels" not in inputs:
                 return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                             num_items_in_batch=num_items_in_batch)
             # Divided as Trainer expects: by the accumulated token count where the model's own loss would be
