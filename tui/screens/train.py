@@ -78,7 +78,7 @@ class TrainScreen(Notifying, Screen):
         return self.query_one(RunMonitor)
 
     def on_mount(self) -> None:
-        self.set_interval(1 / REDRAW_HZ, self._redraw_if_dirty)
+        self.set_interval(1 / REDRAW_HZ, self.monitor.redraw_if_dirty)
         self._update_controls()
         self._log("Press s (or Ctrl+T anywhere) to train with the current config; x stops with a checkpoint.", "hint")
         if self.app.autostart:
@@ -228,7 +228,6 @@ class TrainScreen(Notifying, Screen):
         self.running = self.stopping = False
         self.monitor.waiting = False
         self.app.state.training = False
-        self.monitor._dirty = True
         self.monitor.redraw_if_dirty(force=True)
         self._update_controls()
         self.app.refresh_bindings()
@@ -237,8 +236,5 @@ class TrainScreen(Notifying, Screen):
             ended()
 
     # -- drawing --------------------------------------------------------------------------------
-    def _redraw_if_dirty(self) -> None:
-        self.monitor.redraw_if_dirty()
-
     def _log(self, text: str, level: str = "info") -> None:
         self.monitor.log_line(text, level)

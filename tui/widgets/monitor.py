@@ -132,7 +132,7 @@ class RunMonitor(Vertical):
         (and, on small machines, the cores) with training: drawing every step of a fast run made training
         inside the app 0.72x as fast as headless on 2 cores (bench/ui.py). Frames spaced by their own cost
         keep the curves live and the app's share of the machine small."""
-        if self._dirty:
+        if self._dirty or force:
             self._dirty = False
             self.show_progress()
         now = time.monotonic()
