@@ -104,10 +104,10 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     from transformers import Trainer, TrainerCallback, set_seed
 
     transformers.logging.set_verbosity_error()
-    from engine.model import add_lora, count_parameters, load_base_model, load_tokenizer
+    from engine.model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
     from engine.train import Collator, trainer_class, training_arguments
 
-    _, dtype = pick_device_and_dtype(cfg)
+    _, dtype = pick_device(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)
     model = add_lora(load_base_model(cfg.model), cfg.model, cfg.lora)
@@ -164,12 +164,6 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     }
 
 
-def pick_device_and_dtype(cfg) -> tuple[str, str]:
-    from engine.model import pick_device
-
-    return pick_device(cfg.model)
-
-
 def child() -> int:
     """One arm, in this fresh process, for as many runs as the parent asks.
 
@@ -181,13 +175,13 @@ def child() -> int:
     import torch
 
     from engine.config import load_config
-    from engine.model import load_tokenizer
+    from engine.model import load_tokenizer, pick_device
     from engine.train import prepare_data
 
     spec = json.loads(sys.stdin.readline())
     torch.set_num_threads(spec.get("threads") or os.cpu_count() or 1)
     cfg = load_config(None, spec["sets"])
-    device, _ = pick_device_and_dtype(cfg)
+    device, _ = pick_device(cfg.model)
     data = prepare_data(cfg, load_tokenizer(cfg.model))
     lengths = [len(x) for x in data.train["input_ids"]]
     print(json.dumps({"ready": True, "samples": len(lengths), "mean": sum(lengths) / len(lengths), "max": max(lengths),

@@ -115,12 +115,11 @@ def steady_rate(run_dir: Path) -> float:
 
 
 def wait_finished(run_dir: Path, timeout: float) -> str:
+    from engine.rundir import read_status
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            status = json.loads((run_dir / "status.json").read_text()).get("status")
-        except (OSError, ValueError):
-            status = None
+        status = read_status(run_dir).get("status")
         if status in ("finished", "failed", "stopped"):
             return status
         time.sleep(0.2)
