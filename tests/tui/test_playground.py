@@ -58,16 +58,25 @@ def paced(monkeypatch):
     """Real generation, paced to at most ~40 pieces a second per pane.
 
     The tiny model writes a whole reply faster than one 10 Hz redraw; pacing it
-    lets the test see the panes grow. The text is still the model's own.
+    lets the test see the panes grow. The text is still the model's own. Each
+    piece is held until the model has produced the next one (or ended), so the
+    last piece and the end of the reply reach the screen back to back: a
+    redraw between them (the whole reply shown as still streaming) would
+    otherwise depend on the timing of the final forward pass.
     """
     import engine.infer
 
     real = engine.infer.generate_stream
 
     def paced_stream(*args, **kwargs):
+        held = None
         for piece in real(*args, **kwargs):
+            if held is not None:
+                yield held
             time.sleep(0.025)
-            yield piece
+            held = piece
+        if held is not None:
+            yield held
 
     monkeypatch.setattr(engine.infer, "generate_stream", paced_stream)
 
