@@ -67,7 +67,7 @@ class LoraConfig:
     r: int = _f(16, help="Rank of the LoRA update matrices.", gt=0)
     alpha: float = _f(32, help="LoRA scaling numerator (scale = alpha / r).", gt=0)
     dropout: float = _f(0.05, help="Dropout on the LoRA input.", ge=0, lt=1)
-    target_modules: Any = _f("all-linear", help="Module names to adapt, or all-linear for every linear layer but the output head.")
+    target_modules: str | list[str] = _f("all-linear", help="Module names to adapt, or all-linear for every linear layer but the output head.")
 
 
 @dataclass
@@ -82,9 +82,9 @@ class DataConfig:
     train_on_prompt: bool = _f(False, help="Also compute loss on prompt tokens.")
     max_length: int = _f(512, help="Samples longer than this many tokens are truncated.", gt=0)
     val_split: float = _f(0.0, help="Fraction of rows held out for evaluation (0 = none).", ge=0, lt=1)
-    val_path: Any = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
+    val_path: str | None = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
-    limit: Any = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
+    limit: int | None = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
 
 
 @dataclass
@@ -137,6 +137,17 @@ class Config:
         section, key = _split(dotted)
         return getattr(getattr(self, section), key)
 
+    def set(self, dotted: str, value: Any) -> Any:
+        """Validate one field (as a text box or YAML gives it) and store it; returns the stored value.
+
+        Raises ConfigError naming the field; the config is unchanged then. Cross-field
+        rules are checked by :func:`cross_field_errors` (``tui.state.AppState.set_field`` runs both).
+        """
+        section, key = _split(dotted)
+        value = coerce_field(dotted, value)
+        setattr(getattr(self, section), key, value)
+        return value
+
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "lora": LoraConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig}
 
@@ -161,9 +172,16 @@ def field_specs() -> Iterator[FieldSpec]:
             meta = dict(f.metadata)
             help_text = meta.pop("help", "")
             choices = meta.pop("choices", None)
-            ftype = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "any")
-            ftype = {"Any": "any"}.get(ftype, ftype)
+            ftype = _form_type(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "any"))
             yield FieldSpec(f"{section}.{f.name}", ftype, getattr(getattr(defaults, section), f.name), help_text, choices, meta)
+
+
+def _form_type(annotation: str) -> str:
+    """The form's kind of input for an annotation: ``int | None`` is an int that may be empty."""
+    parts = [p.strip() for p in annotation.split("|") if p.strip() != "None"]
+    if len(parts) == 1 and parts[0] in ("str", "int", "float", "bool", "dict"):
+        return parts[0]
+    return "any"
 
 
 _SPECS: dict[str, FieldSpec] = {}
@@ -202,97 +220,14 @@ def _fmt(value: Any) -> str:
 
 
 def coerce_field(path: str, value: Any) -> Any:
-    """Convert and check one field's value; raise ConfigError naming the field.
+    """Convert and check one field's value with pydantic; raise ConfigError naming the field.
 
     Accepts what YAML or a text box gives: ``"2e-4"`` for a float, ``"8"`` for
     an int, ``"yes"``/``"true"`` for a bool, ``""``/``"null"`` for a nullable field.
     """
-    s = spec(path)
-    rules = s.rules
+    from .config_rules import check
 
-    def fail(msg: str) -> ConfigError:
-        return ConfigError([(path, msg)])
-
-    if isinstance(value, str) and s.type not in ("str",):
-        text = value.strip()
-        if rules.get("nullable") and text.lower() in ("", "null", "none", "~"):
-            return None
-        if s.type == "int":
-            try:
-                value = int(text)
-            except ValueError:
-                try:
-                    as_float = float(text)
-                except ValueError:
-                    raise fail(f"must be a whole number, got {_fmt(value)}") from None
-                if not as_float.is_integer():
-                    raise fail(f"must be a whole number, got {_fmt(value)}") from None
-                value = int(as_float)
-        elif s.type == "float":
-            try:
-                value = float(text)
-            except ValueError:
-                raise fail(f"must be a number, got {_fmt(value)}") from None
-        elif s.type == "bool":
-            low = text.lower()
-            if low in ("true", "yes", "on", "1"):
-                value = True
-            elif low in ("false", "no", "off", "0"):
-                value = False
-            else:
-                raise fail(f"must be true or false, got {_fmt(value)}")
-        elif s.type in ("any", "dict"):
-            try:
-                value = yaml.safe_load(text) if text else None
-            except yaml.YAMLError:
-                raise fail(f"cannot parse {_fmt(value)}") from None
-
-    if value is None:
-        if rules.get("nullable"):
-            return None
-        raise fail("must be set, got nothing")
-
-    if s.type == "bool":
-        if not isinstance(value, bool):
-            raise fail(f"must be true or false, got {_fmt(value)}")
-    elif s.type == "int":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
-            raise fail(f"must be a whole number, got {_fmt(value)}")
-        value = int(value)
-    elif s.type == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise fail(f"must be a number, got {_fmt(value)}")
-        value = float(value)
-    elif s.type == "str":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = str(value)
-        if not isinstance(value, str):
-            raise fail(f"must be text, got {_fmt(value)}")
-    elif s.type == "dict":
-        if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-            raise fail(f"must be a mapping of role to column name, got {_fmt(value)}")
-
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        for rule, op, word in (("gt", float.__gt__, ">"), ("ge", float.__ge__, ">="), ("lt", float.__lt__, "<"), ("le", float.__le__, "<=")):
-            if rule in rules and not op(float(value), float(rules[rule])):
-                raise fail(f"must be {word} {_num(rules[rule])}, got {_num(value)}")
-    if s.choices and value not in s.choices:
-        raise fail(f"must be one of {', '.join(s.choices)}, got {_fmt(value)}")
-    if rules.get("template"):
-        if not value.strip():
-            raise fail(f"must be a template name ({', '.join(BUILTIN_TEMPLATES)}) or a string with {{column}} placeholders")
-        if value not in BUILTIN_TEMPLATES and "{" not in value:
-            close = difflib.get_close_matches(value, BUILTIN_TEMPLATES, n=1)
-            hint = f" (did you mean {close[0]}?)" if close else ""
-            raise fail(f"unknown template {_fmt(value)}{hint}; use one of {', '.join(BUILTIN_TEMPLATES)} or a string with {{column}} placeholders")
-    if path == "lora.target_modules":
-        ok = value == "all-linear" or (isinstance(value, list) and value and all(isinstance(v, str) and v for v in value))
-        if isinstance(value, str) and value != "all-linear" and value.strip():
-            value = [v.strip() for v in value.split(",") if v.strip()]
-            ok = bool(value)
-        if not ok:
-            raise fail(f"must be all-linear or a list of module names like [q_proj, v_proj], got {_fmt(value)}")
-    return value
+    return check(spec(path), value)
 
 
 def _num(x: Any) -> str:
@@ -340,10 +275,6 @@ def config_from_dict(data: Any, source: str | None = None) -> Config:
 def cross_field_errors(cfg: Config) -> list[tuple[str, str]]:
     """Checks that involve more than one field."""
     errors = []
-    if cfg.data.val_path is not None and not isinstance(cfg.data.val_path, str):
-        errors.append(("data.val_path", f"must be a file path, got {_fmt(cfg.data.val_path)}"))
-    if cfg.data.limit is not None and (isinstance(cfg.data.limit, bool) or not isinstance(cfg.data.limit, int)):
-        errors.append(("data.limit", f"must be a whole number, got {_fmt(cfg.data.limit)}"))
     budget = cfg.training.max_tokens_per_batch
     if 0 < budget < cfg.data.max_length:
         errors.append(("training.max_tokens_per_batch",

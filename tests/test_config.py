@@ -113,3 +113,45 @@ def test_required_keys_exist():
                 "training.gradient_accumulation", "training.warmup_ratio", "training.save_steps",
                 "training.eval_steps", "training.seed", "output.runs_dir"]:
         assert key in paths
+
+
+def test_config_set_validates_and_stores_one_field():
+    cfg = Config()
+    assert cfg.set("training.learning_rate", "1e-4") == 1e-4
+    assert cfg.get("training.learning_rate") == 1e-4
+    with pytest.raises(ConfigError, match="training.batch_size: must be > 0, got 0"):
+        cfg.set("training.batch_size", "0")
+    assert cfg.training.batch_size == 4  # unchanged after a refused value
+
+
+def test_typed_fields_that_were_any():
+    assert coerce_field("lora.target_modules", "q_proj, v_proj") == ["q_proj", "v_proj"]
+    assert coerce_field("lora.target_modules", "[q_proj, v_proj]") == ["q_proj", "v_proj"]
+    with pytest.raises(ConfigError, match="lora.target_modules: must be all-linear or a list"):
+        coerce_field("lora.target_modules", [1, 2])
+    assert coerce_field("data.limit", "10") == 10
+    with pytest.raises(ConfigError, match="data.limit: must be a whole number"):
+        coerce_field("data.limit", "ten")
+    with pytest.raises(ConfigError, match="data.limit: must be > 0"):
+        coerce_field("data.limit", 0)
+    assert coerce_field("data.val_path", "val.jsonl") == "val.jsonl"
+    assert coerce_field("data.val_path", "null") is None
+    with pytest.raises(ConfigError, match="lora.r: must be a whole number, got True"):
+        coerce_field("lora.r", True)
+
+
+def test_app_state_set_field_runs_the_cross_field_rules():
+    from tui.state import AppState
+
+    state = AppState()
+    assert state.set_field("training.max_tokens_per_batch", "1000") is None
+    assert not state.invalid and state.dirty
+    # Raising max_length above the token budget breaks a rule across fields: the writer says so.
+    message = state.set_field("data.max_length", "2048")
+    assert message.startswith("training.max_tokens_per_batch: must be >= data.max_length (2048)")
+    assert "must be >= data.max_length (2048)" in state.invalid["training.max_tokens_per_batch"]
+    assert state.config.data.max_length == 2048
+    assert state.set_field("data.max_length", "512") is None
+    assert not state.invalid
+    assert state.set_field("lora.r", "sixteen") == "must be a whole number, got 'sixteen'"
+    assert state.config.lora.r == 16 and state.invalid == {"lora.r": "must be a whole number, got 'sixteen'"}
