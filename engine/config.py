@@ -85,6 +85,7 @@ class DataConfig:
     val_path: Any = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
     limit: Any = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
+    delimiter: Any = _f(None, help="CSV field separator, e.g. ';' (default: sniffed from the file).", nullable=True)
 
 
 @dataclass
@@ -344,6 +345,8 @@ def cross_field_errors(cfg: Config) -> list[tuple[str, str]]:
         errors.append(("data.val_path", f"must be a file path, got {_fmt(cfg.data.val_path)}"))
     if cfg.data.limit is not None and (isinstance(cfg.data.limit, bool) or not isinstance(cfg.data.limit, int)):
         errors.append(("data.limit", f"must be a whole number, got {_fmt(cfg.data.limit)}"))
+    if cfg.data.delimiter is not None and not (isinstance(cfg.data.delimiter, str) and len(cfg.data.delimiter) == 1):
+        errors.append(("data.delimiter", f"must be one character such as ';' or '\\t', got {_fmt(cfg.data.delimiter)}"))
     budget = cfg.training.max_tokens_per_batch
     if 0 < budget < cfg.data.max_length:
         errors.append(("training.max_tokens_per_batch",
@@ -415,9 +418,30 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
     """Load a YAML config (or defaults when ``path`` is None) and apply dotted overrides."""
     data = read_yaml(path) if path is not None else {}
-    if overrides:
+    if not overrides:
+        return config_from_dict(data, str(path) if path is not None else None)
+    try:
         data = apply_overrides(data, overrides)
-    return config_from_dict(data, str(path) if path is not None else None)
+        return config_from_dict(data, str(path) if path is not None else None)
+    except ConfigError as e:
+        raise _blame_overrides(e, overrides) from None
+
+
+def _blame_overrides(err: ConfigError, overrides: list[str] | dict[str, Any]) -> ConfigError:
+    """The same error, each problem named where it came from: ``--set lora.r`` for an override, else the file."""
+    given = set(overrides) if isinstance(overrides, dict) else {o.partition("=")[0].strip() for o in overrides}
+    parts = []
+    for field_name, msg in err.errors:
+        if field_name in given:
+            parts.append(f"--set {field_name}: {msg}")
+        elif field_name and "=" in field_name and not isinstance(overrides, dict):
+            parts.append(f"--set {field_name}: {msg}")  # a malformed override names itself
+        else:
+            where = f"{err.source}: " if err.source else ""
+            parts.append(f"{where}{field_name}: {msg}" if field_name else f"{where}{msg}")
+    blamed = ConfigError(err.errors, err.source)
+    blamed.args = ("; ".join(parts),)
+    return blamed
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:

@@ -84,8 +84,9 @@ def run_name(cfg: Config) -> str:
     return f"{model}-{data}"
 
 
-def iter_samples(rows, info, cfg: Config, tokenizer, source: str):
-    """(row index, TokenizedSample) for each row, through the preview's own function; errors name the row."""
+def iter_samples(rows, info, cfg: Config, tokenizer, source: str, numbers=None):
+    """(row index, TokenizedSample) for each row, through the preview's own function; errors name the row
+    (``numbers``: each row's index in the file, when ``rows`` is a split of it)."""
     from .errors import DataError
     from .tokenize import encode_row
 
@@ -93,14 +94,14 @@ def iter_samples(rows, info, cfg: Config, tokenizer, source: str):
         try:
             yield index, encode_row(row, info, cfg.data, tokenizer)
         except DataError as e:
-            raise DataError(f"{source}: row {index + 1}: {e}") from None
+            raise DataError(f"{source}: row {(numbers[index] if numbers else index) + 1}: {e}") from None
 
 
-def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[str, list], PrepStats]:
+def encode_rows(rows, info, cfg: Config, tokenizer, source: str, numbers=None) -> tuple[dict[str, list], PrepStats]:
     """Tokenise every row; drop rows with nothing to train (blank answer or no trained token left)."""
     stats = PrepStats()
     columns: dict[str, list] = {"input_ids": [], "labels": []}
-    for _, sample in iter_samples(rows, info, cfg, tokenizer, source):
+    for _, sample in iter_samples(rows, info, cfg, tokenizer, source, numbers):
         stats.rows += 1
         if sample.truncated:
             stats.truncated += 1
@@ -125,9 +126,13 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
 
     raw, info = load_dataset(cfg.data)
     emit(MessageLogged(f"Data: {info.describe()}"))
+    from .datacheck import row_warnings
+
+    for warning in row_warnings(raw, info):
+        emit(MessageLogged(warning, level="warning"))
     template = resolve_template(cfg.data.template, info.format)
     validate_template(template, info.columns, info.format)
-    val_raw = None
+    val_raw, numbers, val_numbers = None, None, None
     val = load_validation(cfg.data, info)  # same mapping as the training file
     if val is not None:
         val_raw = val[0]
@@ -135,9 +140,12 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
         n_val = max(1, int(round(len(raw) * cfg.data.val_split)))
         if n_val >= len(raw):
             raise DataError(f"data.val_split: {cfg.data.val_split} leaves no training rows out of {len(raw)}; lower it")
-        split = raw.train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
-        raw, val_raw = split["train"], split["test"]
-    columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path)
+        # the rows train_test_split would pick (its permutation depends only on length and seed), keeping
+        # each row's place in the file so an error names the right row
+        split = Dataset.from_dict({"i": list(range(len(raw)))}).train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
+        numbers, val_numbers = split["train"]["i"], split["test"]["i"]
+        raw, val_raw = raw.select(numbers), raw.select(val_numbers)
+    columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path, numbers)
     if stats.kept == 0:
         raise DataError(
             f"{cfg.data.path}: nothing to train: none of {stats.rows} rows has a trained token "
@@ -148,7 +156,7 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
                        level="warning" if stats.dropped_no_trained or stats.truncated else "info"))
     val_ds, val_stats = None, None
     if val_raw is not None:
-        val_columns, val_stats = encode_rows(val_raw, info, cfg, tokenizer, cfg.data.val_path or cfg.data.path)
+        val_columns, val_stats = encode_rows(val_raw, info, cfg, tokenizer, cfg.data.val_path or cfg.data.path, val_numbers)
         if val_stats.kept:
             val_ds = Dataset.from_dict(val_columns)
             emit(MessageLogged(f"Validation: {val_stats.kept} samples"))
