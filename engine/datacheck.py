@@ -139,10 +139,10 @@ def row_warnings(ds, info, source: str | None = None) -> list[str]:
                 out.append(f"{src}: {count} rows have a number in {col} ({role}), first row {first + 1}; "
                            "it is used as text")
             elif kind == "null":
-                out.append(f"{src}: row {first + 1}: {col} ({role}) is null ({count} {"row" if count == 1 else "rows"} in all); "
+                out.append(f"{src}: row {first + 1}: {col} ({role}) is null ({count} {'row' if count == 1 else 'rows'} in all); "
                            f"that part trains empty{' and the row is dropped' if role == 'output' else ''}; "
                            "fill it in or remove the row")
             else:
-                out.append(f"{src}: row {first + 1}: {col} ({role}) is a list or object, not text ({count} {"row" if count == 1 else "rows"} "
+                out.append(f"{src}: row {first + 1}: {col} ({role}) is a list or object, not text ({count} {'row' if count == 1 else 'rows'} "
                            "in all); it is used as its JSON text; make it a string")
     return out
