@@ -436,10 +436,11 @@ def load_raw(path: str | os.PathLike, *, split: str = "train", limit: int | None
                 _decode(head[: head.rfind(b"\n") + 1], p)  # the scan may end mid-character
             if not head.replace(BOM, b"").strip():
                 raise DataError(f"{p}: the file is empty (only whitespace); add rows or choose another file")
-            from .datacheck import csv_delimiter, delimiter_hint
+            from .datacheck import check_fields, csv_delimiter, delimiter_hint
 
             text = head.decode("utf-8", errors="replace")
             sep = csv_delimiter(p, text, delimiter)  # data.delimiter, else sniffed
+            check_fields(p, text, sep, complete=len(head) < CSV_SCAN_BYTES)
             try:
                 ds = _load_builder("csv", p, delimiter=sep)
             except DataError as e:

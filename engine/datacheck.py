@@ -70,7 +70,33 @@ def delimiter_hint(p: Path, text: str, used: str) -> str:
         shown = "\\t" if found == "\t" else found
         return (f"; it looks {_name(found)}-separated ('{shown}'), not {_name(used)}: "
                 f"set data.delimiter: '{shown}'{rename}")
-    return f"; it was read as {_name(used)}-separated: set data.delimiter if it uses another separator"
+    return f"; it was read as {_name(used)}-separated: set data.delimiter: '<separator>' if it uses another one"
+
+
+def check_fields(p: Path, text: str, sep: str, complete: bool = True) -> None:
+    """DataError naming the first line whose field count differs from the header's.
+
+    pandas would otherwise take extra leading fields as an index and shift the row's values into the
+    wrong columns, or drop them, without a word. ``complete=False``: ``text`` is a head cut mid-file.
+    """
+    from .errors import DataError
+
+    body = text.lstrip("\ufeff")
+    if not complete:
+        body = body[: body.rfind("\n") + 1]
+    reader = csv.reader(body.splitlines(keepends=True), delimiter=sep)
+    width = None
+    try:
+        for record in reader:
+            if not record or (len(record) == 1 and not record[0].strip()):
+                continue
+            if width is None:
+                width = len(record)
+            elif len(record) != width:
+                raise DataError(f"{p}:{reader.line_num}: has {len(record)} fields, the header has {width}; quote "
+                                f"values that contain the separator{delimiter_hint(p, text, sep)}")
+    except csv.Error as e:
+        raise DataError(f"{p}:{reader.line_num}: not valid CSV ({e}){delimiter_hint(p, text, sep)}") from None
 
 
 def _kind(value: Any) -> str | None:

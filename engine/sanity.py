@@ -8,6 +8,8 @@ Each line names the field, the value, the usual range and what to do.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 LORA_MAX_LR = 1e-2
@@ -19,7 +21,12 @@ def model_context(tokenizer: Any) -> int | None:
     n = getattr(tokenizer, "model_max_length", None)
     if isinstance(n, int) and 0 < n < 10**7:  # transformers puts 1e30 there when unknown
         return n
-    return None
+    folder = Path(str(getattr(tokenizer, "name_or_path", "") or "")) / "config.json"
+    try:
+        n = json.loads(folder.read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return n if isinstance(n, int) and n > 0 else None
 
 
 def config_warnings(cfg, tokenizer: Any = None) -> list[str]:
