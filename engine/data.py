@@ -729,6 +729,10 @@ def _file_kind(path: str) -> str:
 
 def _info(ds, path: str, cfg) -> DatasetInfo:
     columns = list(ds.column_names)
+    if _file_kind(str(path)) == "csv":
+        from .datacheck import one_column_hint
+
+        one_column_hint(path, columns)
     sample = ds.select(range(min(5, len(ds)))).to_list()
     fmt, mapping = detect_format(columns, sample, cfg.format, cfg.columns, source=str(path))
     return DatasetInfo(str(path), _file_kind(str(path)), fmt, columns, len(ds), mapping,

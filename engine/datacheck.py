@@ -99,6 +99,21 @@ def check_fields(p: Path, text: str, sep: str, complete: bool = True) -> None:
         raise DataError(f"{p}:{reader.line_num}: not valid CSV ({e}){delimiter_hint(p, text, sep)}") from None
 
 
+def one_column_hint(path, columns: list) -> None:
+    """DataError for a CSV read as one column whose name holds another separator (e.g. 'instruction;output')."""
+    from .errors import DataError
+
+    if len(columns) != 1:
+        return
+    name = str(columns[0])
+    for sep in CANDIDATES:
+        if sep in name:
+            shown = "\\t" if sep == "\t" else sep
+            rename = " or rename it to .tsv" if sep == "\t" else ""
+            raise DataError(f"{path}: read as one column '{name}', which looks {_name(sep)}-separated ('{shown}'): "
+                            f"set data.delimiter: '{shown}'{rename}")
+
+
 def _kind(value: Any) -> str | None:
     if value is None:
         return "null"
