@@ -93,7 +93,9 @@ def check_fields(p: Path, text: str, sep: str, complete: bool = True) -> None:
             if width is None:
                 width = len(record)
             elif len(record) != width:
-                raise DataError(f"{p}:{reader.line_num}: has {len(record)} fields, the header has {width}; quote "
+                if any("\n" in field for field in record):
+                    return  # an unclosed quote swallowed the rest: pandas' own error says that better
+                raise DataError(f"{p}:{reader.line_num}: has {len(record)} field{'s' if len(record) != 1 else ''}, the header has {width}; quote "
                                 f"values that contain the separator{delimiter_hint(p, text, sep)}")
     except csv.Error as e:
         raise DataError(f"{p}:{reader.line_num}: not valid CSV ({e}){delimiter_hint(p, text, sep)}") from None
