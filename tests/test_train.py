@@ -194,7 +194,7 @@ def test_cli_bad_config_value_exits_2_with_one_line(capsys, tmp_path):
     code = main(["train", "--config", "sample_data/quickstart.yaml", "--set", "training.learning_rate=-1"])
     err = capsys.readouterr().err
     assert code == 2
-    assert err.strip() == "error: sample_data/quickstart.yaml: training.learning_rate: must be > 0, got -1"
+    assert err.strip() == "error: --set training.learning_rate: must be > 0, got -1"  # the override, not the file
 
 
 def test_cli_trains_headless(tiny_model_dir, qa_file, tmp_path, capsys):
