@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import rundir
-from .config import Config, load_config, save_config
-from .errors import RunError, TuneDeckError
+from .config import Config, save_config
+from .errors import TuneDeckError
 from .events import (
     CheckpointSaved,
     EvalLogged,
@@ -661,8 +661,10 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             raise
         user_error = isinstance(e, TuneDeckError)
         text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        event = RunFailed(error=(text if user_error else f"{type(e).__name__}: {text}")[:500],
-                          hint="" if user_error else hint_for(e), user_error=user_error)
+        hint = "" if user_error else hint_for(e).replace("the traceback is in error.log in the run folder",
+                                                        "no run folder was made yet")
+        event = RunFailed(error=(text if user_error else f"{type(e).__name__}: {text}")[:500], hint=hint,
+                          user_error=user_error)
         early_emit(event)
         return RunResult(Path(run_dir or resume or "."), "failed", event)
 
