@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="show a data file's detected format, columns and row count")
     data.add_argument("path")
     data.add_argument("--format", default="auto")
+    data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
 
     init = sub.add_parser("init", help="write a config file with every default")
     init.add_argument("path")
@@ -116,6 +117,7 @@ def _add_after_training(sub) -> None:
     what.add_argument("--merged", metavar="OUT", help="merge the adapter into the base and save a model folder")
     what.add_argument("--data", metavar="OUT.jsonl", help="write prompt/completion pairs as training saw them")
     ex.add_argument("--checkpoint", metavar="CKPT")
+    ex.add_argument("--overwrite", action="store_true", help="with --data: replace an existing OUT file (never the run's own data)")
     ex.add_argument("--original-base", action="store_true",
                     help="for a 4-bit/8-bit run: merge into the original full-precision weights instead of the "
                          "dequantized weights the adapter trained against")
@@ -123,6 +125,7 @@ def _add_after_training(sub) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _hold_sigusr1()
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -154,6 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     parser.print_help()
     return 2
+
+
+def _hold_sigusr1() -> None:
+    """SIGUSR1 (save a checkpoint) ends a process by default; before training starts it is simply ignored."""
+    if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL:
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
 def _ui(config: str | None, overrides: list[str], screen: str, start: bool, run_dir: str | None = None) -> int:
@@ -198,10 +208,14 @@ def cmd_data(args) -> int:
     from .config import DataConfig
     from .data import load_dataset
 
-    _, info = load_dataset(DataConfig(path=args.path, format=args.format))
+    from .datacheck import row_warnings
+
+    ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
     print(info.describe())
     mapping = ", ".join(f"{role} <- {col}" for role, col in info.mapping.items())
     print(f"mapping: {mapping}")
+    for warning in row_warnings(ds, info):
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -332,9 +346,15 @@ def cmd_export(args) -> int:
                                original_base=args.original_base)
         print(f"merged model ({result.dtype}) in {result.out_dir}")
         return 0
-    from .export import export_data
+    from .export import export_data, refuse_input_data
+    from .infer import run_config
 
-    stats = export_data(rd, args.data, on_progress=_err)
+    out = Path(args.data)
+    refuse_input_data(out, run_config(rd))  # never the run's own data, --overwrite or not
+    if not args.overwrite and out.is_file() and out.stat().st_size > 0:
+        raise TuneDeckError(f"{out}: already exists; nothing was overwritten; choose a new file name, "
+                            "or pass --overwrite to replace it")
+    stats = export_data(rd, args.data, on_progress=_err, overwrite=args.overwrite)
     print(f"{stats.written} samples in {stats.path}")
     return 0
 

@@ -85,6 +85,7 @@ class DataConfig:
     val_path: str | None = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
     limit: int | None = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
+    delimiter: str | None = _f(None, help="CSV field separator, e.g. ';' (default: sniffed from the file).", nullable=True, one_char=True)
 
 
 @dataclass
@@ -346,9 +347,30 @@ def read_yaml(path: str | os.PathLike) -> dict[str, Any]:
 def load_config(path: str | os.PathLike | None = None, overrides: list[str] | dict[str, Any] | None = None) -> Config:
     """Load a YAML config (or defaults when ``path`` is None) and apply dotted overrides."""
     data = read_yaml(path) if path is not None else {}
-    if overrides:
+    if not overrides:
+        return config_from_dict(data, str(path) if path is not None else None)
+    try:
         data = apply_overrides(data, overrides)
-    return config_from_dict(data, str(path) if path is not None else None)
+        return config_from_dict(data, str(path) if path is not None else None)
+    except ConfigError as e:
+        raise _blame_overrides(e, overrides) from None
+
+
+def _blame_overrides(err: ConfigError, overrides: list[str] | dict[str, Any]) -> ConfigError:
+    """The same error, each problem named where it came from: ``--set lora.r`` for an override, else the file."""
+    given = set(overrides) if isinstance(overrides, dict) else {o.partition("=")[0].strip() for o in overrides}
+    parts = []
+    for field_name, msg in err.errors:
+        if field_name in given:
+            parts.append(f"--set {field_name}: {msg}")
+        elif field_name and "=" in field_name and not isinstance(overrides, dict):
+            parts.append(f"--set {field_name}: {msg}")  # a malformed override names itself
+        else:
+            where = f"{err.source}: " if err.source else ""
+            parts.append(f"{where}{field_name}: {msg}" if field_name else f"{where}{msg}")
+    blamed = ConfigError(err.errors, err.source)
+    blamed.args = ("; ".join(parts),)
+    return blamed
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> Path:

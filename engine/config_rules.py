@@ -101,6 +101,8 @@ def _base_type(spec: FieldSpec) -> Any:
         from .config import BUILTIN_TEMPLATES
 
         return Annotated[str, AfterValidator(_template_check(BUILTIN_TEMPLATES))]
+    if rules.get("one_char"):
+        return Annotated[StrictStr, Field(min_length=1, max_length=1)]
     if spec.type == "str":
         return str
     return Any
@@ -133,6 +135,8 @@ def _message(spec: FieldSpec, err: dict, value: Any) -> str:
         return f"must be true or false, got {got}"
     if spec.type == "dict":
         return f"must be a mapping of role to column name, got {got}"
+    if spec.rules.get("one_char"):
+        return f"must be one character such as ';' or '\\t', got {got}"
     if kind == "value_error":
         return str(ctx.get("error", err["msg"]))
     if spec.type == "str":

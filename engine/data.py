@@ -294,8 +294,13 @@ def _rows_to_dataset(rows: list[dict], p: Path | str):
             if k not in columns:
                 columns[k] = None
     data = {k: [r.get(k) for r in rows] for k in columns}
+    from .datacheck import census
+
+    kinds = census(rows)  # values that are not text, counted before any becomes text (engine.datacheck)
     try:
-        return Dataset.from_dict(data)
+        ds = Dataset.from_dict(data)
+        ds._tunedeck_census = kinds
+        return ds
     except Exception:
         pass
     for k, values in data.items():
@@ -305,7 +310,9 @@ def _rows_to_dataset(rows: list[dict], p: Path | str):
             data[k] = [v if v is None or isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
                        for v in values]
     try:
-        return Dataset.from_dict(data)
+        ds = Dataset.from_dict(data)
+        ds._tunedeck_census = kinds
+        return ds
     except Exception as e:
         raise DataError(f"{p}: rows disagree on column types ({_cause(e)}); make each column one type") from None
 
@@ -400,7 +407,7 @@ def _load_json_file(p: Path, fmt: str, limit: int | None):
     return _rows_to_dataset(rows, p)
 
 
-def load_raw(path: str | os.PathLike, *, split: str = "train", limit: int | None = None):
+def load_raw(path: str | os.PathLike, *, split: str = "train", limit: int | None = None, delimiter: str | None = None):
     """Raw rows as a ``datasets.Dataset`` (columns as in the file); every failure is a one-line DataError."""
     import datasets
 
@@ -429,8 +436,15 @@ def load_raw(path: str | os.PathLike, *, split: str = "train", limit: int | None
                 _decode(head[: head.rfind(b"\n") + 1], p)  # the scan may end mid-character
             if not head.replace(BOM, b"").strip():
                 raise DataError(f"{p}: the file is empty (only whitespace); add rows or choose another file")
-            sep = "\t" if ".tsv" in [s.lower() for s in p.suffixes] else ","
-            ds = _load_builder("csv", p, delimiter=sep)
+            from .datacheck import check_fields, csv_delimiter, delimiter_hint
+
+            text = head.decode("utf-8", errors="replace")
+            sep = csv_delimiter(p, text, delimiter)  # data.delimiter, else sniffed
+            check_fields(p, text, sep, complete=len(head) < CSV_SCAN_BYTES)
+            try:
+                ds = _load_builder("csv", p, delimiter=sep)
+            except DataError as e:
+                raise DataError(f"{e}{delimiter_hint(p, text, sep)}") from None
         else:
             ds = _load_builder("parquet", p)
     elif _looks_like_hub_id(path):
@@ -715,6 +729,10 @@ def _file_kind(path: str) -> str:
 
 def _info(ds, path: str, cfg) -> DatasetInfo:
     columns = list(ds.column_names)
+    if _file_kind(str(path)) == "csv":
+        from .datacheck import one_column_hint
+
+        one_column_hint(path, columns)
     sample = ds.select(range(min(5, len(ds)))).to_list()
     fmt, mapping = detect_format(columns, sample, cfg.format, cfg.columns, source=str(path))
     return DatasetInfo(str(path), _file_kind(str(path)), fmt, columns, len(ds), mapping,
@@ -723,7 +741,7 @@ def _info(ds, path: str, cfg) -> DatasetInfo:
 
 def load_dataset(cfg) -> tuple[Any, DatasetInfo]:
     """Load ``cfg.path`` (honouring split, limit, format and columns) and detect its format."""
-    ds = load_raw(cfg.path, split=cfg.split, limit=cfg.limit)
+    ds = load_raw(cfg.path, split=cfg.split, limit=cfg.limit, delimiter=getattr(cfg, "delimiter", None))
     return ds, _info(ds, cfg.path, cfg)
 
 
@@ -736,7 +754,7 @@ def load_validation(cfg, train_info: DatasetInfo | None = None) -> tuple[Any, Da
     """
     if not cfg.val_path:
         return None
-    ds = load_raw(cfg.val_path, split=cfg.split)
+    ds = load_raw(cfg.val_path, split=cfg.split, delimiter=getattr(cfg, "delimiter", None))
     if train_info is None:
         return ds, _info(ds, cfg.val_path, cfg)
     columns = list(ds.column_names)

@@ -53,6 +53,21 @@ def check_target(out: str | os.PathLike, *, folder: bool = True) -> None:
             raise RunError(f"{p}: already exists and is not empty; choose a new file name (nothing was overwritten)")
 
 
+def refuse_input_data(out: str | os.PathLike, cfg: Config) -> None:
+    """RunError when ``out`` is the run's own training or validation data: never written over, even with overwrite."""
+    p = Path(out)
+    for field, given in (("data.path", cfg.data.path), ("data.val_path", cfg.data.val_path)):
+        if not given:
+            continue
+        src = Path(str(given)).expanduser()
+        try:
+            same = src.exists() and p.exists() and os.path.samefile(src, p)
+        except OSError:
+            same = False
+        if same or (not p.exists() and src.resolve() == p.resolve()):
+            raise RunError(f"{p}: is this run's own {field}; it is never overwritten; choose another output file")
+
+
 def merge_dtype(cfg: Config, model_dir: str) -> str:
     """The dtype to merge and save in: the run's explicit compute dtype, else the base's own (float32 when unknown)."""
     if cfg.model.compute_dtype != "auto":
@@ -188,6 +203,7 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
     say = on_progress or (lambda text: None)
     cfg = run if isinstance(run, Config) else run_config(Path(run))
     out = Path(out_jsonl)
+    refuse_input_data(out, cfg)
     if not overwrite:
         check_target(out, folder=False)
     if tokenizer is None:

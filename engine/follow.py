@@ -79,6 +79,9 @@ def run_state(run_dir: str | os.PathLike) -> str:
     status = rundir.read_status(Path(run_dir))
     state = str(status.get("status", "unknown"))
     if state == "running" and not pid_alive(status.get("pid")):
+        from .runlock import record_killed
+
+        record_killed(Path(run_dir))  # the first process to see the dead pid writes it down
         return "killed"
     return state
 

@@ -106,6 +106,12 @@ def load_tokenizer(model_cfg: ModelConfig, on_message=None):
     from transformers import AutoTokenizer
 
     source = local_model_dir(model_cfg, on_message)
+    if resolve_model(model_cfg.name).kind == "hub":
+        from .hubcheck import unavailable_reason
+
+        reason = unavailable_reason(source)
+        if reason:  # seconds, not minutes of HTTP retries
+            raise _hub_error(model_cfg.name, RuntimeError(reason))
     try:
         tok = AutoTokenizer.from_pretrained(source, trust_remote_code=model_cfg.trust_remote_code)
     except ModelError:

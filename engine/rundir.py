@@ -36,7 +36,7 @@ ADAPTER_DIR = "adapter"
 STOP_REQUEST = "stop.request"  # any process may create it; the training process polls it every step
 SAVE_REQUEST = "save.request"  # same, for "save a checkpoint now"
 
-STATUSES = ("running", "finished", "failed", "stopped")
+STATUSES = ("running", "finished", "failed", "stopped", "killed")  # killed: written by whoever first sees the dead pid
 
 
 def request_stop(run_dir: Path) -> None:
@@ -125,19 +125,36 @@ def read_status(run_dir: Path) -> dict[str, Any]:
         return {"status": "unknown"}
 
 
-def checkpoint_is_complete(path: Path) -> bool:
-    """A Trainer checkpoint counts once its trainer_state.json is there (written last) and parses whole.
+WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
+RESUME_FILES = ("optimizer.pt", "scheduler.pt")  # plus trainer_state.json, the weights and an RNG state
 
-    A process killed while writing it (kill -9, power cut, full disk) leaves the folder without it or
-    with a torn file; such a folder is never resumed from.
-    """
-    state = Path(path) / "trainer_state.json"
-    if not state.is_file() or not any((Path(path) / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin")):
-        return False
+
+def missing_for_resume(path: Path) -> list[str]:
+    """What a checkpoint lacks that resuming needs: weights, optimizer, scheduler, RNG state, trainer state."""
+    p = Path(path)
+    missing = []
+    if not any((p / n).is_file() for n in WEIGHT_FILES):
+        missing.append("adapter weights")
+    missing += [n for n in RESUME_FILES if not (p / n).is_file()]
+    if not any(p.glob("rng_state*.pth")):
+        missing.append("rng_state.pth")
+    state = p / "trainer_state.json"
     try:
-        return isinstance(json.loads(state.read_text(encoding="utf-8")), dict)
+        if not isinstance(json.loads(state.read_text(encoding="utf-8")), dict):
+            missing.append("trainer_state.json")
     except (OSError, ValueError):
-        return False
+        missing.append("trainer_state.json")
+    return missing
+
+
+def checkpoint_is_complete(path: Path) -> bool:
+    """A Trainer checkpoint counts once it holds everything resume needs (see :func:`missing_for_resume`).
+
+    trainer_state.json is written last and must parse whole. A process killed while writing the folder
+    (kill -9, power cut, full disk) leaves it without some file or with a torn one; such a folder is never
+    resumed from, so a resume never continues with a fresh optimizer or schedule.
+    """
+    return not missing_for_resume(path)
 
 
 def checkpoint_folders(run_dir: Path) -> list[Path]:

@@ -118,6 +118,9 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
     state = status.get("status", "unknown")
     pid = status.get("pid") if isinstance(status.get("pid"), int) else None
     if state == "running" and not pid_alive(pid):
+        from .runlock import record_killed
+
+        record_killed(rd)  # the first process to see the dead pid writes it down
         state = "killed"
 
     model = cfg.model.name if cfg else str((raw.get("model") or {}).get("name", ""))

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import rundir
-from .config import Config, load_config, save_config
-from .errors import RunError, TuneDeckError
+from .config import Config, save_config
+from .errors import TuneDeckError
 from .events import (
     CheckpointSaved,
     EvalLogged,
@@ -84,8 +84,9 @@ def run_name(cfg: Config) -> str:
     return f"{model}-{data}"
 
 
-def iter_samples(rows, info, cfg: Config, tokenizer, source: str):
-    """(row index, TokenizedSample) for each row, through the preview's own function; errors name the row."""
+def iter_samples(rows, info, cfg: Config, tokenizer, source: str, numbers=None):
+    """(row index, TokenizedSample) for each row, through the preview's own function; errors name the row
+    (``numbers``: each row's index in the file, when ``rows`` is a split of it)."""
     from .errors import DataError
     from .tokenize import encode_row
 
@@ -93,14 +94,14 @@ def iter_samples(rows, info, cfg: Config, tokenizer, source: str):
         try:
             yield index, encode_row(row, info, cfg.data, tokenizer)
         except DataError as e:
-            raise DataError(f"{source}: row {index + 1}: {e}") from None
+            raise DataError(f"{source}: row {(numbers[index] if numbers else index) + 1}: {e}") from None
 
 
-def encode_rows(rows, info, cfg: Config, tokenizer, source: str) -> tuple[dict[str, list], PrepStats]:
+def encode_rows(rows, info, cfg: Config, tokenizer, source: str, numbers=None) -> tuple[dict[str, list], PrepStats]:
     """Tokenise every row; drop rows with nothing to train (blank answer or no trained token left)."""
     stats = PrepStats()
     columns: dict[str, list] = {"input_ids": [], "labels": []}
-    for _, sample in iter_samples(rows, info, cfg, tokenizer, source):
+    for _, sample in iter_samples(rows, info, cfg, tokenizer, source, numbers):
         stats.rows += 1
         if sample.truncated:
             stats.truncated += 1
@@ -125,9 +126,13 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
 
     raw, info = load_dataset(cfg.data)
     emit(MessageLogged(f"Data: {info.describe()}"))
+    from .datacheck import row_warnings
+
+    for warning in row_warnings(raw, info):
+        emit(MessageLogged(warning, level="warning"))
     template = resolve_template(cfg.data.template, info.format)
     validate_template(template, info.columns, info.format)
-    val_raw = None
+    val_raw, numbers, val_numbers = None, None, None
     val = load_validation(cfg.data, info)  # same mapping as the training file
     if val is not None:
         val_raw = val[0]
@@ -135,9 +140,12 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
         n_val = max(1, int(round(len(raw) * cfg.data.val_split)))
         if n_val >= len(raw):
             raise DataError(f"data.val_split: {cfg.data.val_split} leaves no training rows out of {len(raw)}; lower it")
-        split = raw.train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
-        raw, val_raw = split["train"], split["test"]
-    columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path)
+        # the rows train_test_split would pick (its permutation depends only on length and seed), keeping
+        # each row's place in the file so an error names the right row
+        split = Dataset.from_dict({"i": list(range(len(raw)))}).train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
+        numbers, val_numbers = split["train"]["i"], split["test"]["i"]
+        raw, val_raw = raw.select(numbers), raw.select(val_numbers)
+    columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path, numbers)
     if stats.kept == 0:
         raise DataError(
             f"{cfg.data.path}: nothing to train: none of {stats.rows} rows has a trained token "
@@ -148,7 +156,7 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
                        level="warning" if stats.dropped_no_trained or stats.truncated else "info"))
     val_ds, val_stats = None, None
     if val_raw is not None:
-        val_columns, val_stats = encode_rows(val_raw, info, cfg, tokenizer, cfg.data.val_path or cfg.data.path)
+        val_columns, val_stats = encode_rows(val_raw, info, cfg, tokenizer, cfg.data.val_path or cfg.data.path, val_numbers)
         if val_stats.kept:
             val_ds = Dataset.from_dict(val_columns)
             emit(MessageLogged(f"Validation: {val_stats.kept} samples"))
@@ -583,7 +591,8 @@ def is_disk_full(exc: BaseException, run_dir: Path | None = None) -> bool:
         text = str(e).lower()
         if "no space left" in text or "disk quota exceeded" in text or "storagefull" in text:
             return True
-        if run_dir is not None and ("file write failed" in text or "failed writing" in text):
+        if run_dir is not None and any(w in text for w in ("file write failed", "failed writing", "unexpected pos",
+                                                             "inline_container", "error while serializing")):
             try:
                 if shutil.disk_usage(run_dir).free < 64 * 2**20:
                     return True
@@ -620,20 +629,18 @@ def hint_for(exc: BaseException, run_dir: Path | None = None) -> str:
     return "Unexpected error; the traceback is in error.log in the run folder. Please report it with that file."
 
 
-def _open_run(cfg: Config | None, run_dir, resume) -> tuple[Config, Path, Path | None]:
-    if resume is not None:
-        rd = rundir.resolve_run(resume, cfg.output.runs_dir if cfg else "runs")
-        saved = load_config(rd / rundir.CONFIG_FILE)
-        ckpt = rundir.last_checkpoint(rd)
-        if ckpt is None:
-            raise RunError(f"{rd}: no complete checkpoint to resume from; start a new run with tunedeck train --config {rd / rundir.CONFIG_FILE}")
-        if cfg is not None and cfg.training.max_steps != saved.training.max_steps and cfg.training.max_steps > 0:
-            saved.training.max_steps = cfg.training.max_steps
-        return saved, rd, ckpt
-    assert cfg is not None
-    rd = Path(run_dir) if run_dir is not None else rundir.new_run_dir(cfg.output.runs_dir, run_name(cfg))
-    rd.mkdir(parents=True, exist_ok=True)
-    return cfg, rd, None
+def _prepare(cfg: Config, emit) -> tuple:
+    """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
+    from .model import load_tokenizer, pick_device
+    from .sanity import config_warnings
+
+    device, dtype = pick_device(cfg.model)
+    emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
+    tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
+    data = prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
+    for warning in config_warnings(cfg, tokenizer):
+        emit(MessageLogged(warning, level="warning"))
+    return device, dtype, tokenizer, data
 
 
 def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Callable[[Event], None] | None = None,
@@ -643,15 +650,27 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
     import transformers
 
     transformers.logging.set_verbosity_error()
-    try:
-        cfg, rd, resume_ckpt = _open_run(cfg, run_dir, resume)
-    except TuneDeckError as e:
-        event = RunFailed(error=str(e), hint="", user_error=True)
-        if on_event:
-            on_event(event)
+    from . import runsafety
+
+    early: list[Event] = []  # events from before the run folder may be written; replayed into metrics.jsonl
+    early_emit = fan_out([early.append, on_event])
+    try:  # nothing is written to the run folder until config and data are known good and the folder is ours
+        cfg, rd, resume_ckpt, lock, prep = runsafety.open_and_claim(cfg, run_dir, resume, early_emit, _prepare, run_name)
+    except BaseException as e:  # noqa: BLE001 - every failure becomes an event
+        if isinstance(e, KeyboardInterrupt):
+            raise
+        user_error = isinstance(e, TuneDeckError)
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        hint = "" if user_error else hint_for(e).replace("the traceback is in error.log in the run folder",
+                                                        "no run folder was made yet")
+        event = RunFailed(error=(text if user_error else f"{type(e).__name__}: {text}")[:500], hint=hint,
+                          user_error=user_error)
+        early_emit(event)
         return RunResult(Path(run_dir or resume or "."), "failed", event)
 
     writer = MetricsWriter(rd / rundir.METRICS_FILE)
+    for event in early:
+        writer(event)
     last_step = {"step": 0}  # the last logged step, so a crash reports where it happened
 
     def track(event: Event) -> None:
@@ -668,7 +687,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
         rundir.write_status(rd, "running", step=0)
         for stale in (rundir.STOP_REQUEST, rundir.SAVE_REQUEST):
             rundir.take_request(rd, stale)
-        result = _fit(cfg, rd, resume_ckpt, emit, stop, save_now)
+        result = _fit(cfg, rd, resume_ckpt, emit, stop, save_now, prep)
         step = result.final_step
         if result.nan_step is not None:
             ckpt = rundir.last_checkpoint(rd)
@@ -694,6 +713,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             message, hint, step = str(exc), exc.hint, exc.step
         elif not user_error and is_disk_full(exc, rd):
             message, hint = disk_full_error(rd)
+            runsafety.remove_partial_checkpoints(rd)  # make room; the last complete checkpoint stays
             _write_error_log(rd)
         else:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -702,14 +722,12 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
                 _write_error_log(rd)
             hint = hint_for(exc, rd)
         event = RunFailed(error=message[:500], hint=hint, step=step, checkpoint=str(ckpt) if ckpt else None, user_error=user_error)
-        try:
-            rundir.write_status(rd, "failed", step=step, error=event.error, hint=hint)
-        except OSError:
-            pass
+        runsafety.write_failed_status(rd, step=step, error=event.error, hint=hint)
         emit(event)
         return RunResult(rd, "failed", event)
     finally:
         writer.close()
+        lock.release()
 
 
 def _write_error_log(rd: Path) -> None:
@@ -735,18 +753,15 @@ class _FitResult:
     last_loss: float | None
 
 
-def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None) -> _FitResult:
+def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None, prep=None) -> _FitResult:
     from transformers import set_seed
 
-    from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
+    from .model import add_lora, count_parameters, load_base_model
 
     def say(text: str) -> None:
         emit(MessageLogged(text))
 
-    device, dtype = pick_device(cfg.model)
-    say(f"Loading tokenizer for {cfg.model.name}")
-    tokenizer = load_tokenizer(cfg.model, say)
-    data = prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
+    device, dtype, tokenizer, data = prep if prep is not None else _prepare(cfg, emit)
     set_seed(cfg.training.seed)
     say(f"Loading {cfg.model.name} ({cfg.model.quantization}, compute {dtype}) on {device}")
     model = load_base_model(cfg.model, say)

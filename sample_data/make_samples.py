@@ -145,6 +145,7 @@ EXAMPLES = {
     "data.val_path": "data/val.jsonl",
     "data.split": "validation",
     "data.limit": "100",
+    "data.delimiter": ";",
     "training.max_tokens_per_batch": "4096",
     "training.batching": "padded",
     "training.lr_scheduler": "linear",

@@ -40,6 +40,8 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
         d = ck / f"checkpoint-{n}"
         d.mkdir(parents=True)
         (d / "adapter_model.safetensors").write_bytes(b"x")
+        for f in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+            (d / f).write_bytes(b"x")
         if complete:
             (d / "trainer_state.json").write_text("{}")
     assert rundir.last_checkpoint(tmp_path).name == "checkpoint-20"

@@ -158,10 +158,9 @@ def test_disk_full_while_saving_fails_with_a_hint_and_keeps_the_last_complete_ch
 
     status = rundir.read_status(result.run_dir)
     assert status["status"] == "failed" and status["error"] == ev.error and status["hint"] == ev.hint
-    assert [p.name for p in rundir.checkpoint_folders(result.run_dir)] == ["checkpoint-2", "checkpoint-4"]
+    # the half-written checkpoint-4 (adapter written, optimizer not) was removed to make room
+    assert [p.name for p in rundir.checkpoint_folders(result.run_dir)] == ["checkpoint-2"]
     partial = result.run_dir / "checkpoints" / "checkpoint-4"
-    assert (partial / "adapter_model.safetensors").exists()  # the adapter got written before the optimizer failed
-    assert not rundir.checkpoint_is_complete(partial)
     assert rundir.last_checkpoint(result.run_dir).name == "checkpoint-2"
     assert not any(isinstance(e, StepLogged) and e.step > 4 for e in events)
 

@@ -145,6 +145,8 @@ def test_missing_adapter_names_the_run_and_resume(tmp_path):
     ckpt.mkdir(parents=True)
     (ckpt / "trainer_state.json").write_text("{}")
     (ckpt / "adapter_model.safetensors").write_text("")
+    for n in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (ckpt / n).write_text("")
     with pytest.raises(RunError) as e:
         load_for_generation(rd)
     msg = str(e.value)

@@ -97,8 +97,8 @@ def test_kill_9_then_resume_continues_steps_schedule_data_order_and_optimizer(re
     assert resume_step < killed_at < MAX_STEPS
 
     summary = summarize_run(rd)
-    assert summary.status == "killed"  # status.json still says running, its pid is gone
-    assert rundir.read_status(rd)["status"] == "running"
+    assert summary.status == "killed"  # status.json said running, its pid is gone:
+    assert rundir.read_status(rd)["status"] == "killed"  # the first process to see that wrote it down
 
     # A half-written checkpoint newer than the last complete one (killed while saving): adapter there,
     # trainer_state.json not written yet. Resume must pass it over.

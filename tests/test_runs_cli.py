@@ -128,6 +128,8 @@ def test_cli_export_of_a_run_without_adapter_exits_2_naming_resume(tmp_path, cap
     (rd / "config.yaml").write_text(Config().to_yaml(), encoding="utf-8")
     (ckpt / "trainer_state.json").write_text("{}")
     (ckpt / "adapter_model.safetensors").write_text("")
+    for n in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
+        (ckpt / n).write_text("")
     rundir.write_status(rd, "stopped", step=4)
     code = main(["export", "stopped-run", "--runs-dir", str(tmp_path / "runs"), "--merged", str(tmp_path / "m")])
     err = capsys.readouterr().err

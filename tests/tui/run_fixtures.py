@@ -54,6 +54,8 @@ def step_events(run_dir: str, first: int, last: int, max_steps: int, scale: floa
             (ckpt / "trainer_state.json").write_text("{}")
             (ckpt / "adapter_model.safetensors").write_text("")
             (ckpt / "adapter_config.json").write_text("{}")
+            for n in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):  # what makes a checkpoint complete
+                (ckpt / n).write_text("")
             yield CheckpointSaved(step=step, path=str(ckpt), time=t + 3.0 * step)
 
 
