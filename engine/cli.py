@@ -36,10 +36,11 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="override training.max_steps")
     p.add_argument("--run-dir", metavar="DIR", help="the run's own folder (default runs/<timestamp>-<name>/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. --set lora.r=8")
+    p.add_argument("--task", choices=["causal_lm", "extractive_qa"], help="override task (default causal_lm)")
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
-    out = []
+    out = [f"task={args.task}"] if getattr(args, "task", None) else []
     if args.data is not None:
         out.append(f"data.path={args.data}")
     if args.model is not None:
@@ -435,6 +436,8 @@ class _ProgressView:
                 out.print(f"step {event.step}/{event.max_steps}  {info}")
         elif isinstance(event, EvalLogged):
             ppl = f"  perplexity {event.perplexity:.2f}" if event.perplexity else ""
+            if event.f1 is not None:
+                ppl = f"  exact match {event.exact_match:.1f}  F1 {event.f1:.1f}"
             out.print(f"eval at step {event.step}: loss {event.eval_loss:.4f}{ppl}")
         elif isinstance(event, CheckpointSaved):
             out.print(f"[dim]checkpoint saved: {event.path}[/]")

@@ -132,7 +132,7 @@ def checkpoint_is_complete(path: Path) -> bool:
     with a torn file; such a folder is never resumed from.
     """
     state = Path(path) / "trainer_state.json"
-    if not state.is_file() or not any((Path(path) / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin")):
+    if not state.is_file() or not any((Path(path) / n).exists() for n in ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors")):
         return False
     try:
         return isinstance(json.loads(state.read_text(encoding="utf-8")), dict)

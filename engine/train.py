@@ -481,7 +481,10 @@ class EventCallbackMixin:
                 self.last_loss = loss
         if "eval_loss" in logs:
             ev = float(logs["eval_loss"])
-            self.emit(EvalLogged(step=step, eval_loss=ev, perplexity=_perplexity(ev), epoch=_float_or_none(state.epoch)))
+            qa = "eval_f1" in logs  # extractive QA: EM/F1 instead of perplexity
+            self.emit(EvalLogged(step=step, eval_loss=ev, perplexity=None if qa else _perplexity(ev),
+                                 epoch=_float_or_none(state.epoch), exact_match=_float_or_none(logs.get("eval_exact_match")),
+                                 f1=_float_or_none(logs.get("eval_f1"))))
         return control
 
     def on_save(self, args, state, control, **kw):
@@ -679,7 +682,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             rundir.write_status(rd, "stopped", step=step, checkpoint=str(ckpt) if ckpt else None)
             emit(event)
             return RunResult(rd, "stopped", event)
-        event = RunFinished(step=step, adapter_path=str(rd / rundir.ADAPTER_DIR), elapsed=round(time.time() - t0, 2),
+        event = RunFinished(step=step, adapter_path=result.output_path or str(rd / rundir.ADAPTER_DIR), elapsed=round(time.time() - t0, 2),
                             final_loss=result.last_loss)
         rundir.write_status(rd, "finished", step=step)
         emit(event)
@@ -733,6 +736,7 @@ class _FitResult:
     stopped: bool
     nan_step: int | None
     last_loss: float | None
+    output_path: str | None = None  # where the final weights went (default: the adapter folder)
 
 
 def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None) -> _FitResult:
@@ -740,6 +744,10 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
 
     from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
 
+    if cfg.task != "causal_lm":  # another task's recipe (engine.tasks); the run folder and events are the same
+        from .tasks import get_task
+
+        return get_task(cfg.task).fit(cfg, rd, resume_ckpt, emit, stop, save_now)
     def say(text: str) -> None:
         emit(MessageLogged(text))
 
