@@ -92,7 +92,9 @@ def _add_after_training(sub) -> None:
 
     gen = sub.add_parser("generate", help="generate from a run's model, with its adapter (or --base without)")
     gen.add_argument("run", metavar="RUN", help="run folder, or a run name under --runs-dir")
-    gen.add_argument("--prompt", "-p", required=True, help="the user prompt ('-' reads stdin)")
+    gen.add_argument("--prompt", "-p", help="the user prompt ('-' reads stdin)")
+    gen.add_argument("--question", help="extractive_qa runs: the question")
+    gen.add_argument("--context", help="extractive_qa runs: the passage to answer from (@FILE reads a file)")
     gen.add_argument("--base", action="store_true", help="the base model alone (adapter off)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as typed, without the run's template")
     gen.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
@@ -198,8 +200,17 @@ def cmd_init(args) -> int:
 def cmd_data(args) -> int:
     from .config import DataConfig
     from .data import load_dataset
+    from .tasks.qa_cli import data_lines
 
-    _, info = load_dataset(DataConfig(path=args.path, format=args.format))
+    qa = data_lines(args.path) if args.format == "auto" else None
+    for line in qa or []:
+        print(line)
+    try:
+        _, info = load_dataset(DataConfig(path=args.path, format=args.format))
+    except TuneDeckError:
+        if qa:
+            return 0  # flat QA data has no causal-LM reading
+        raise
     print(info.describe())
     mapping = ", ".join(f"{role} <- {col}" for role, col in info.mapping.items())
     print(f"mapping: {mapping}")
@@ -220,6 +231,15 @@ def cmd_models(args, parser) -> int:
         return 0
     parser.parse_args(["models", "--help"])
     return 2
+
+
+def _qa(rd) -> bool:
+    from .tasks.qa_infer import is_qa_run
+
+    if not is_qa_run(rd):
+        return False
+    _quiet_libraries()
+    return True
 
 
 def _quiet_libraries() -> None:
@@ -266,6 +286,12 @@ def cmd_generate(args) -> int:
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.generate(args, rd)
+    if args.prompt is None:
+        raise TuneDeckError("generate needs --prompt TEXT ('-' reads stdin)")
     if not args.base:
         adapter_source(rd, args.checkpoint)  # fail fast, before loading a model
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -294,6 +320,10 @@ def cmd_eval(args) -> int:
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.evaluate(args, rd)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
 
@@ -324,6 +354,10 @@ def cmd_export(args) -> int:
 
     rd = resolve_run(args.run, args.runs_dir)
     _quiet_libraries()
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.export(args, rd)
     if args.merged:
         from .export import export_merged
         from .infer import adapter_source
