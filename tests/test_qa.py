@@ -82,9 +82,9 @@ def test_every_answerable_squad_v2_question_decodes_to_its_answer(shared_dataset
             continue
         text = ex["context"][feats.offsets[w][s][0]:feats.offsets[w][e][1]]
         assert text == ex["answers"]["text"][0], ex["id"]
-        # and the tokens themselves decode to the answer (the tokenizer lower-cases)
-        assert normalize_answer(tok.decode(ids[s:e + 1])).replace(" ", "") == \
-            normalize_answer(text).replace(" ", ""), ex["id"]
+        # and the tokens themselves decode to the answer as the tokenizer normalises it (lower case, no accents)
+        norm = tok.backend_tokenizer.normalizer.normalize_str
+        assert tok.decode(ids[s:e + 1]).replace(" ", "") == norm(text).replace(" ", ""), ex["id"]
         held.add(ex["id"])
     answerable = {e["id"] for e in examples if e["answers"]["text"]}
     assert held | set(feats.stats.lost_ids) == answerable
@@ -145,12 +145,13 @@ def test_postprocessing_picks_the_best_span_across_windows_and_the_null_answer()
     p = postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], n_best=5, max_answer_length=5, with_null=True)[0]
     assert p.text == "gamma delta" and p.start_char == 11 and 0 < p.score <= 1  # 4 + 3 in window 2
     assert postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], max_answer_length=1, with_null=False)[0].text == "gamma"
-    s2[0] = e2[0] = 10.0  # the null score (CLS) beats every span
+    s2[0] = e2[0] = 10.0  # the null score is the lowest CLS score over the windows: window 1's 0.0 still loses to 7
+    assert postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], with_null=True)[0].text == "gamma delta"
+    s1[0] = e1[0] = 10.0  # now CLS (20) beats every span in every window
     p = postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], with_null=True)[0]
-    assert p.text == "" and p.best_span == "gamma delta"
-    # the null answer is the lowest CLS score over the windows (window 1's 0.0), which loses to 7.0
-    s1[0] = e1[0] = 0.0
-    s2[0] = e2[0] = 0.0
+    assert p.text == "" and p.best_span == "gamma delta" and p.null_margin == pytest.approx(13.0)
+    assert postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], null_threshold=20)[0].text == "gamma delta"
+    s1[0] = e1[0] = s2[0] = e2[0] = 0.0
     assert postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2])[0].text == "gamma delta"
     assert postprocess(ex, [0, 0], offs, [s1, s2], [e1, e2], null_threshold=-10)[0].text == ""
 
@@ -196,7 +197,7 @@ def test_a_wrong_answer_start_names_the_question_and_both_texts(tmp_path, capsys
     p.write_text(json.dumps(obj))
     code = main(["train", "--config", "sample_data/squad_quickstart.yaml", "--data", str(p),
                  "--run-dir", str(tmp_path / "run")])
-    err = capsys.readouterr().err.strip().splitlines()
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert code == 2 and len(err) == 1
     assert "question q2" in err[0] and "'runs/'" in err[0] and "'eDeck'" in err[0] and "answer_start 3" in err[0]
 
@@ -206,8 +207,8 @@ def test_qa_on_data_without_a_context_column_lists_the_columns(tmp_path, capsys)
     p.write_text(json.dumps({"question": "q?", "passage": "p", "answers": {"text": [], "answer_start": []}}) + "\n")
     code = main(["train", "--config", "sample_data/squad_quickstart.yaml", "--data", str(p),
                  "--run-dir", str(tmp_path / "run")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 2 and len(err) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(err) == 1 and "Traceback" not in capsys.readouterr().err
     assert "context column" in err[0] and "question, passage, answers" in err[0]
 
 
@@ -293,14 +294,33 @@ def test_cli_generate_answers_with_the_tuned_and_the_base_head(overfit_run, caps
     assert "--question" in capsys.readouterr().err
 
 
-def test_cli_export_of_a_qa_run_answers_through_the_pipeline(overfit_run, tmp_path, capsys):
-    from transformers import pipeline
+def answer_with_transformers(folder: Path, question: str, context: str) -> str:
+    """What a transformers user does with an exported folder: pipeline("question-answering") where the
+    installed transformers has it (it was removed in transformers 5), else the Auto classes and the argmax span."""
+    import torch
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
 
+    try:
+        return pipeline("question-answering", model=str(folder), device="cpu")(question=question, context=context)["answer"]
+    except KeyError:  # transformers >= 5: "The task question-answering has been removed"
+        pass
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
+    enc = tok(question, context, return_offsets_mapping=True, return_tensors="pt")
+    offsets = enc.pop("offset_mapping")[0]
+    with torch.no_grad():
+        out = model(**enc)
+    ctx = torch.tensor([s == 1 for s in enc.sequence_ids(0)])
+    start = int(out.start_logits[0].masked_fill(~ctx, -1e9).argmax())
+    end = start + int(out.end_logits[0, start:].masked_fill(~ctx[start:], -1e9).argmax())
+    return context[int(offsets[start][0]):int(offsets[end][1])]
+
+
+def test_cli_export_of_a_qa_run_is_a_transformers_qa_folder(overfit_run, tmp_path, capsys):
     out = tmp_path / "exported"
     assert main(["export", str(overfit_run), "--merged", str(out)]) == 0
-    qa = pipeline("question-answering", model=str(out), device="cpu")
-    got = qa(question="Which key looks for new runs?", context=CONTEXT_B)
-    assert got["answer"].strip() == "Ctrl+R" and 0 < got["score"] <= 1
+    assert json.loads((out / "config.json").read_text())["architectures"] == ["BertForQuestionAnswering"]
+    assert answer_with_transformers(out, "Which key looks for new runs?", CONTEXT_B).strip() == "Ctrl+R"
     assert main(["export", str(overfit_run), "--merged", str(out)]) == 2  # never overwrites
     assert "nothing was overwritten" in capsys.readouterr().err
 
@@ -318,17 +338,14 @@ def minilm() -> Path:
 
 
 @pytest.mark.slow
-def test_minilm_trains_a_few_steps_and_its_export_answers_through_the_pipeline(minilm, tmp_path, capsys):
-    from transformers import pipeline
-
+def test_minilm_trains_a_few_steps_and_its_export_answers_through_transformers(minilm, tmp_path, capsys):
     code = main(["train", "--config", "sample_data/squad_quickstart.yaml", "--max-steps", "3", "--quiet",
-                 "--set", "data.limit=24", "--set", "training.batch_size=4", "--set", "training.eval_steps=3",
+                 "--set", "data.limit=24", "--set", "training.batch_size=4", "--set", "training.eval_steps=3", "--set", "training.logging_steps=1",
                  "--set", "qa.max_length=128", "--set", "qa.doc_stride=32", "--run-dir", str(tmp_path / "run")])
     assert code == 0, capsys.readouterr().err
     events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [e["step"] for e in events if e["event"] == "step"] == [1, 2, 3]
     assert [("exact_match" in e, "f1" in e) for e in events if e["event"] == "eval"] == [(True, True)]
     assert main(["export", str(tmp_path / "run"), "--merged", str(tmp_path / "out")]) == 0
-    qa = pipeline("question-answering", model=str(tmp_path / "out"), device="cpu")
-    got = qa(question="Which key starts training?", context=CONTEXT_A)
-    assert got["answer"] and got["answer"] in CONTEXT_A and 0 <= got["score"] <= 1
+    got = answer_with_transformers(tmp_path / "out", "Which key starts training?", CONTEXT_A)
+    assert got and got in CONTEXT_A

@@ -49,10 +49,10 @@ def load_splits(cfg) -> tuple[list[dict], list[dict] | None, Any]:
     return train, val, info
 
 
-def prepare_qa_data(cfg, tokenizer, emit: Callable = lambda e: None) -> QaData:
+def prepare_qa_data(cfg, tokenizer, emit: Callable = lambda e: None, splits=None) -> QaData:
     from .qa_features import as_dataset, encode_examples
 
-    train_ex, val_ex, info = load_splits(cfg)
+    train_ex, val_ex, info = splits or load_splits(cfg)
     emit(MessageLogged(f"Data: {info.describe()}"))
     tf = encode_examples(train_ex, tokenizer, cfg.qa)
     lost = tf.stats.lost_to_truncation
@@ -107,9 +107,23 @@ def metrics_function(cfg, data: QaData):
     return compute
 
 
+def qa_trainer_class():
+    from torch.utils.data import SequentialSampler
+    from transformers import Trainer
+
+    class QaTrainer(Trainer):
+        """Trainer whose evaluation keeps the windows in order (group_by_length would sort them too), so the
+        logits line up with the windows' offsets in post-processing."""
+
+        def _get_eval_sampler(self, eval_dataset):
+            return SequentialSampler(eval_dataset)
+
+    return QaTrainer
+
+
 def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None):
     """Train an encoder for extractive QA; returns engine.train's _FitResult."""
-    from transformers import DataCollatorWithPadding, Trainer, set_seed
+    from transformers import DataCollatorWithPadding, set_seed
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from .. import rundir
@@ -126,9 +140,10 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None):
         raise ConfigError([("model.quantization", f"{cfg.model.quantization} weights cannot be fine-tuned in full; "
                                                   "set qa.method: lora or model.quantization: none")])
     device, dtype = pick_device(cfg.model)
+    splits = load_splits(cfg)  # data errors surface before anything is loaded
     say(f"Loading tokenizer for {cfg.model.name}")
     tokenizer = load_qa_tokenizer(cfg.model, say)
-    data = prepare_qa_data(cfg, tokenizer, emit)
+    data = prepare_qa_data(cfg, tokenizer, emit, splits)
     say(f"Loading {cfg.model.name} for question answering ({cfg.qa.method}) on {device}")
     model = load_qa_model(cfg.model, say, seed=cfg.training.seed)
     if cfg.qa.method == "lora":
@@ -153,7 +168,7 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None):
     args.train_sampling_strategy = "group_by_length"  # padding wastes least when a batch's lengths are alike
     args.label_names = ["start_positions", "end_positions"]
     args.include_num_input_tokens_seen = "non_padding"
-    trainer = Trainer(model=model, args=args, train_dataset=data.train, eval_dataset=data.val,
+    trainer = qa_trainer_class()(model=model, args=args, train_dataset=data.train, eval_dataset=data.val,
                       data_collator=DataCollatorWithPadding(tokenizer),
                       compute_metrics=metrics_function(cfg, data) if data.val is not None else None,
                       callbacks=[callback])
