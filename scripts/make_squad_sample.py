@@ -62,8 +62,8 @@ def paragraphs() -> list[tuple[str, list[tuple[str, str | None]]]]:
     for s in specs:
         by_section.setdefault(s.path.split(".")[0], []).append(s)
     for section, items in by_section.items():
-        for part in range(0, len(items), 6):  # paragraphs of at most six settings
-            chunk = items[part:part + 6]
+        for part in range(0, len(items), 3):  # paragraphs of at most three settings
+            chunk = items[part:part + 3]
             sentences, qas = [], []
             for s in chunk:
                 help_text = s.help.rstrip(".")
@@ -77,7 +77,7 @@ def paragraphs() -> list[tuple[str, list[tuple[str, str | None]]]]:
                 if default is not None:
                     qas.append((f"What is the default value of {s.path}?", (default, sentence, "value is ")))
             others = [o for o in specs if o not in chunk]
-            for o in random.Random(section + str(part)).sample(others, 3):
+            for o in random.Random(section + str(part)).sample(others, 2):
                 qas.append((f"What is the default value of {o.path}?", None))
             out.append((" ".join(sentences), qas))
     screens = sorted({k[0] for k in KEYS})

@@ -349,3 +349,21 @@ def test_minilm_trains_a_few_steps_and_its_export_answers_through_transformers(m
     assert main(["export", str(tmp_path / "run"), "--merged", str(tmp_path / "out")]) == 0
     got = answer_with_transformers(tmp_path / "out", "Which key starts training?", CONTEXT_A)
     assert got and got in CONTEXT_A
+
+
+def test_a_qa_run_resumes_from_its_checkpoint(tiny_bert, tmp_path):
+    from engine import rundir
+    from engine.events import RunStarted, StepLogged, read_events
+    from engine.train import train
+
+    data = squad_file(tmp_path / "tiny.json")
+    settings = {"task": "extractive_qa", "model.name": str(tiny_bert), "data.path": str(data), "qa.max_length": 64,
+                "qa.doc_stride": 16, "training.max_steps": 2, "training.save_steps": 2, "training.batch_size": 2,
+                "output.runs_dir": str(tmp_path / "runs")}
+    first = train(load_config(None, settings), run_dir=tmp_path / "runs" / "r")
+    assert first.status == "finished" and rundir.last_checkpoint(first.run_dir).name == "checkpoint-2"
+    again = train(load_config(None, {**settings, "training.max_steps": 4}), resume=first.run_dir)
+    assert again.status == "finished" and again.last_event.step == 4
+    events = list(read_events(first.run_dir / "metrics.jsonl"))
+    assert [e.resumed_from_step for e in events if isinstance(e, RunStarted)] == [0, 2]
+    assert [e.step for e in events if isinstance(e, StepLogged)] == [1, 2, 3, 4]
