@@ -748,6 +748,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
         from .tasks import get_task
 
         return get_task(cfg.task).fit(cfg, rd, resume_ckpt, emit, stop, save_now)
+
     def say(text: str) -> None:
         emit(MessageLogged(text))
 
