@@ -36,10 +36,11 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="override training.max_steps")
     p.add_argument("--run-dir", metavar="DIR", help="the run's own folder (default runs/<timestamp>-<name>/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. --set lora.r=8")
+    p.add_argument("--task", choices=["causal_lm", "extractive_qa"], help="override task (default causal_lm)")
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
-    out = []
+    out = [f"task={args.task}"] if getattr(args, "task", None) else []
     if args.data is not None:
         out.append(f"data.path={args.data}")
     if args.model is not None:
@@ -92,7 +93,9 @@ def _add_after_training(sub) -> None:
 
     gen = sub.add_parser("generate", help="generate from a run's model, with its adapter (or --base without)")
     gen.add_argument("run", metavar="RUN", help="run folder, or a run name under --runs-dir")
-    gen.add_argument("--prompt", "-p", required=True, help="the user prompt ('-' reads stdin)")
+    gen.add_argument("--prompt", "-p", help="the user prompt ('-' reads stdin)")
+    gen.add_argument("--question", help="extractive_qa runs: the question")
+    gen.add_argument("--context", help="extractive_qa runs: the passage to answer from (@FILE reads a file)")
     gen.add_argument("--base", action="store_true", help="the base model alone (adapter off)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as typed, without the run's template")
     gen.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
@@ -207,10 +210,19 @@ def cmd_init(args) -> int:
 def cmd_data(args) -> int:
     from .config import DataConfig
     from .data import load_dataset
+    from .tasks.qa_cli import data_lines
 
     from .datacheck import row_warnings
 
-    ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
+    qa = data_lines(args.path) if args.format == "auto" else None
+    for line in qa or []:
+        print(line)
+    try:
+        ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
+    except TuneDeckError:
+        if qa:
+            return 0  # flat QA data has no causal-LM reading
+        raise
     print(info.describe())
     mapping = ", ".join(f"{role} <- {col}" for role, col in info.mapping.items())
     print(f"mapping: {mapping}")
@@ -233,6 +245,15 @@ def cmd_models(args, parser) -> int:
         return 0
     parser.parse_args(["models", "--help"])
     return 2
+
+
+def _qa(rd) -> bool:
+    from .tasks.qa_infer import is_qa_run
+
+    if not is_qa_run(rd):
+        return False
+    _quiet_libraries()
+    return True
 
 
 def _quiet_libraries() -> None:
@@ -279,6 +300,12 @@ def cmd_generate(args) -> int:
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.generate(args, rd)
+    if args.prompt is None:
+        raise TuneDeckError("generate needs --prompt TEXT ('-' reads stdin)")
     if not args.base:
         adapter_source(rd, args.checkpoint)  # fail fast, before loading a model
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
@@ -307,6 +334,10 @@ def cmd_eval(args) -> int:
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.evaluate(args, rd)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
 
@@ -337,6 +368,10 @@ def cmd_export(args) -> int:
 
     rd = resolve_run(args.run, args.runs_dir)
     _quiet_libraries()
+    if _qa(rd):
+        from .tasks import qa_cli
+
+        return qa_cli.export(args, rd)
     if args.merged:
         from .export import export_merged
         from .infer import adapter_source
@@ -379,7 +414,6 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     """
     from rich.console import Console
 
-    from .events import CheckpointSaved, EvalLogged, MessageLogged, RunFailed, RunFinished, RunStarted, RunStopped, StepLogged
     from .train import train
 
     console = Console(stderr=True)
@@ -455,6 +489,8 @@ class _ProgressView:
                 out.print(f"step {event.step}/{event.max_steps}  {info}")
         elif isinstance(event, EvalLogged):
             ppl = f"  perplexity {event.perplexity:.2f}" if event.perplexity else ""
+            if event.f1 is not None:
+                ppl = f"  exact match {event.exact_match:.1f}  F1 {event.f1:.1f}"
             out.print(f"eval at step {event.step}: loss {event.eval_loss:.4f}{ppl}")
         elif isinstance(event, CheckpointSaved):
             out.print(f"[dim]checkpoint saved: {event.path}[/]")

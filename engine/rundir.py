@@ -134,7 +134,7 @@ def missing_for_resume(path: Path) -> list[str]:
     p = Path(path)
     missing = []
     if not any((p / n).is_file() for n in WEIGHT_FILES):
-        missing.append("adapter weights")
+        missing.append("weights (adapter or model)")
     missing += [n for n in RESUME_FILES if not (p / n).is_file()]
     if not any(p.glob("rng_state*.pth")):
         missing.append("rng_state.pth")

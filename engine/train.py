@@ -20,7 +20,7 @@ import shutil
 import threading
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -489,7 +489,10 @@ class EventCallbackMixin:
                 self.last_loss = loss
         if "eval_loss" in logs:
             ev = float(logs["eval_loss"])
-            self.emit(EvalLogged(step=step, eval_loss=ev, perplexity=_perplexity(ev), epoch=_float_or_none(state.epoch)))
+            qa = "eval_f1" in logs  # extractive QA: EM/F1 instead of perplexity
+            self.emit(EvalLogged(step=step, eval_loss=ev, perplexity=None if qa else _perplexity(ev),
+                                 epoch=_float_or_none(state.epoch), exact_match=_float_or_none(logs.get("eval_exact_match")),
+                                 f1=_float_or_none(logs.get("eval_f1"))))
         return control
 
     def on_save(self, args, state, control, **kw):
@@ -634,6 +637,10 @@ def _prepare(cfg: Config, emit) -> tuple:
     from .model import load_tokenizer, pick_device
     from .sanity import config_warnings
 
+    if cfg.task != "causal_lm":
+        from .tasks import get_task
+
+        return get_task(cfg.task).prepare(cfg, emit)
     device, dtype = pick_device(cfg.model)
     emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
     tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
@@ -698,7 +705,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             rundir.write_status(rd, "stopped", step=step, checkpoint=str(ckpt) if ckpt else None)
             emit(event)
             return RunResult(rd, "stopped", event)
-        event = RunFinished(step=step, adapter_path=str(rd / rundir.ADAPTER_DIR), elapsed=round(time.time() - t0, 2),
+        event = RunFinished(step=step, adapter_path=result.output_path or str(rd / rundir.ADAPTER_DIR), elapsed=round(time.time() - t0, 2),
                             final_loss=result.last_loss)
         rundir.write_status(rd, "finished", step=step)
         emit(event)
@@ -751,12 +758,18 @@ class _FitResult:
     stopped: bool
     nan_step: int | None
     last_loss: float | None
+    output_path: str | None = None  # where the final weights went (default: the adapter folder)
 
 
 def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None, prep=None) -> _FitResult:
     from transformers import set_seed
 
     from .model import add_lora, count_parameters, load_base_model
+
+    if cfg.task != "causal_lm":  # another task's recipe (engine.tasks); the run folder and events are the same
+        from .tasks import get_task
+
+        return get_task(cfg.task).fit(cfg, rd, resume_ckpt, emit, stop, save_now, prep)
 
     def say(text: str) -> None:
         emit(MessageLogged(text))

