@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import rundir, runlock
-from .config import load_config
+from .config import Config, load_config
 from .errors import RunError
 
 
