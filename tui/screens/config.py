@@ -154,7 +154,8 @@ class ConfigScreen(Screen):
                     elif spec.type == "bool":
                         yield Checkbox(yes_no(value), bool(value), id=wid, compact=True, classes="field-input")
                     else:
-                        yield Input(to_text(value), id=wid, compact=True,
+                        # No select-all on focus: a key typed into a field never replaces its whole value.
+                        yield Input(to_text(value), id=wid, compact=True, select_on_focus=False,
                                     classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
                                     placeholder="none" if spec.rules.get("nullable") else "")
                     yield Static("", classes="field-error", id=wid + "-err")
