@@ -260,12 +260,23 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _pick_checkpoint(rd: Path, args) -> None:
+    """No --checkpoint and no final adapter: take the newest complete checkpoint, and say so."""
+    if args.checkpoint is None:
+        from .infer import default_checkpoint
+
+        args.checkpoint, note = default_checkpoint(rd)
+        if note:
+            _err(f"note: {note} (--checkpoint picks another)")
+
+
 def cmd_generate(args) -> int:
     from .infer import adapter_source, format_prompt, generate_stream, load_for_generation
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
     if not args.base:
+        _pick_checkpoint(rd, args)
         adapter_source(rd, args.checkpoint)  # fail fast, before loading a model
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     _quiet_libraries()
@@ -293,6 +304,7 @@ def cmd_eval(args) -> int:
     from .rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
+    _pick_checkpoint(rd, args)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
 
@@ -327,6 +339,7 @@ def cmd_export(args) -> int:
         from .export import export_merged
         from .infer import adapter_source
 
+        _pick_checkpoint(rd, args)
         adapter_source(rd, args.checkpoint)
         result = export_merged(rd, args.merged, on_progress=_err, checkpoint=args.checkpoint,
                                original_base=args.original_base)
