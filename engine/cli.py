@@ -49,8 +49,15 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
     return out + list(args.set)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Command-line mistakes (an unknown screen name, a missing RUN) in TuneDeck's one-line style, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunedeck", description="Fine-tune language models with LoRA/QLoRA from your terminal.")
+    parser = _OneLineParser(prog="tunedeck", description="Fine-tune language models with LoRA/QLoRA from your terminal.")
     sub = parser.add_subparsers(dest="command")
 
     ui = sub.add_parser("ui", help="open the terminal app")
