@@ -69,7 +69,8 @@ class TuneDeckApp(App):
         *(Binding(f"f{i + 2}", f"goto('{name}')", name.title(), show=False, priority=True)
           for i, name in enumerate(SCREENS)),
         Binding("ctrl+t", "start_training", "Start training", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Not in the footers (room at 80 columns): the palette has Quit, and the README says Ctrl+Q.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, state: AppState | None = None, *, start_screen: str = "data", autostart: bool = False,

@@ -137,9 +137,9 @@ class DataScreen(Screen):
     AUTO_FOCUS = "#rows"
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("n", "search_next", "Next match", show=False),
+        Binding("n", "search_next", "Next"),
         Binding("g", "goto_row", "Go to row"),
-        Binding("m", "toggle_mapping", "Map columns"),
+        Binding("m", "toggle_mapping", "Map"),
         Binding("o", "open_file", "Open"),
         Binding("b", "browse", "Browse"),
         Binding("escape", "close_bars", "Close", show=False),

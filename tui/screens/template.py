@@ -31,6 +31,7 @@ from .. import custom_template
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
 
+_MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
 CUSTOM = "custom"
 CUSTOM_EXAMPLE = custom_template.FALLBACK
@@ -84,14 +85,14 @@ class TemplateScreen(Screen):
     CSS_PATH = "template.tcss"
     AUTO_FOCUS = "#tpl-view"
     BINDINGS = [
-        Binding("n,right", "step(1)", "Next"),
-        Binding("p,left", "step(-1)", "Prev"),
+        Binding("n,right", "step(1)", "Next", group=_MOVE),
+        Binding("p,left", "step(-1)", "Prev", group=_MOVE),
         Binding("r", "random", "Random"),
-        Binding("g", "goto", "Go to row"),
+        Binding("g", "goto", "Row", tooltip="Go to row"),
         Binding("v", "toggle_tokens", "Tokens"),
-        Binding("t", "toggle_train_on_prompt", "Train on prompt", show=False),
-        Binding("e", "edit", "Edit template", show=False),
-        Binding("escape", "leave_field", "Back"),
+        Binding("t", "toggle_train_on_prompt", "Prompt loss", tooltip="Train on prompt: also compute loss on the prompt"),
+        Binding("e", "edit", "Edit", tooltip="Edit a custom template (Esc in the editor cancels)"),
+        Binding("escape", "leave_field", "Back", show=False),
     ]
 
     def __init__(self) -> None:
