@@ -11,6 +11,13 @@ from __future__ import annotations
 FALLBACK = "### Question:\n{instruction}\n\n### Answer:\n"
 
 
+def name_of(template: str) -> str:
+    """How to name a template in a message: a built-in by its name, a custom one by what it is."""
+    from engine.config import BUILTIN_TEMPLATES
+
+    return template if template in BUILTIN_TEMPLATES else "the earlier custom template"
+
+
 def unfit(info) -> str | None:
     """Why custom templates cannot render data of this kind (None when they can, or when it is not known yet)."""
     if info is not None and info.format in ("messages", "sharegpt", "text"):

@@ -134,7 +134,7 @@ class RunsScreen(Screen):
         mark = f" · {len(self.marked)} marked" if self.marked else ""
         avail = (table.size.width or self.app.size.width) - 1  # the vertical scrollbar
         widths, self.hidden_columns = fit_columns(COLUMNS, rows, avail, FIT_STEPS)
-        hidden = f"  · not shown at this width: {', '.join(self.hidden_columns)} (below)" if self.hidden_columns else ""
+        hidden = f"  · hidden at this width: {', '.join(self.hidden_columns)} (below)" if self.hidden_columns else ""
         title.update(Text.assemble((f" {self.runs_dir}/", "bold"), f"  {n} run{'s' * (n != 1)}",
                                    (f", {running} running" if running else ""), mark, (hidden, "dim"),
                                    no_wrap=True, overflow="ellipsis"))

@@ -37,10 +37,6 @@ CUSTOM = "custom"
 CUSTOM_EXAMPLE = custom_template.FALLBACK
 
 
-def _short(template: str) -> str:
-    return template if template in BUILTIN_TEMPLATES else "the earlier custom template"
-
-
 def _error_line(e: BaseException) -> str:
     if isinstance(e, TuneDeckError):
         return str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -204,6 +200,9 @@ class TemplateScreen(Screen):
             self.query_one("#tpl-sample", Static).update("")
             return
         self.ds, self.info, self.tokenizer = msg.ds, msg.info, msg.tokenizer
+        area = self.query_one("#tpl-custom", TextArea)
+        if self._editing_from in BUILTIN_TEMPLATES and area.text == self._starter:  # opened before the data was in
+            area.text = self._starter = custom_template.starter(self.info)
         self.index = max(0, min(self.index, len(self.ds) - 1))
         self._changed(stats_delay=0)
 
@@ -384,7 +383,7 @@ class TemplateScreen(Screen):
                 self._starter = custom_template.starter(self.info)  # the data's own column names
                 with self.prevent(TextArea.Changed):
                     area.text = self._starter
-            area.border_title = f"custom template · Tab: keep · Esc: cancel (back to {_short(self._editing_from)})"
+            area.border_title = f"custom template · Tab: keep · Esc: cancel (back to {custom_template.name_of(self._editing_from)})"
             area.remove_class("hidden")
             self.app.state.config.data.template = area.text
             area.focus()
@@ -490,7 +489,7 @@ class TemplateScreen(Screen):
                 area.text = before
         cfg.template = before
         self.app.state.invalid.pop("data.template", None)
-        self.notify(f"Back to {_short(before)}", title="Template edit cancelled")
+        self.notify(f"Back to {custom_template.name_of(before)}", title="Template edit cancelled")
         self._changed()
 
     def on_descendant_blur(self, event) -> None:
