@@ -69,7 +69,8 @@ async def test_ctrl_t_with_an_invalid_config_says_what_and_where_on_every_screen
         w.value = "-1"
         await pilot.pause()
         assert "training.learning_rate" in app.state.invalid
-        for key, mode in (("f4", "config"), ("f5", "train"), ("f2", "data"), ("f6", "runs"), ("f3", "template")):
+        for key, mode in (("f4", "config"), ("f5", "train"), ("f2", "data"), ("f6", "runs"), ("f3", "template"),
+                          ("f7", "playground")):
             app.clear_notifications()
             await pilot.press(key)
             await pilot.press("ctrl+t")
