@@ -50,8 +50,15 @@ def overrides_from(args: argparse.Namespace) -> list[str]:
     return out + list(args.set)
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Command-line mistakes (an unknown screen name, a missing RUN) in TuneDeck's one-line style, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tunedeck", description="Fine-tune language models with LoRA/QLoRA from your terminal.")
+    parser = _OneLineParser(prog="tunedeck", description="Fine-tune language models with LoRA/QLoRA from your terminal.")
     sub = parser.add_subparsers(dest="command")
 
     ui = sub.add_parser("ui", help="open the terminal app")
@@ -295,6 +302,16 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _pick_checkpoint(rd: Path, args) -> None:
+    """No --checkpoint and no final adapter: take the newest complete checkpoint, and say so."""
+    if args.checkpoint is None:
+        from .infer import default_checkpoint
+
+        args.checkpoint, note = default_checkpoint(rd)
+        if note:
+            _err(f"note: {note} (--checkpoint picks another)")
+
+
 def cmd_generate(args) -> int:
     from .infer import adapter_source, format_prompt, generate_stream, load_for_generation
     from .rundir import resolve_run
@@ -307,6 +324,7 @@ def cmd_generate(args) -> int:
     if args.prompt is None:
         raise TuneDeckError("generate needs --prompt TEXT ('-' reads stdin)")
     if not args.base:
+        _pick_checkpoint(rd, args)
         adapter_source(rd, args.checkpoint)  # fail fast, before loading a model
     prompt = sys.stdin.read() if args.prompt == "-" else args.prompt
     _quiet_libraries()
@@ -338,6 +356,7 @@ def cmd_eval(args) -> int:
         from .tasks import qa_cli
 
         return qa_cli.evaluate(args, rd)
+    _pick_checkpoint(rd, args)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
 
@@ -376,6 +395,7 @@ def cmd_export(args) -> int:
         from .export import export_merged
         from .infer import adapter_source
 
+        _pick_checkpoint(rd, args)
         adapter_source(rd, args.checkpoint)
         result = export_merged(rd, args.merged, on_progress=_err, checkpoint=args.checkpoint,
                                original_base=args.original_base)

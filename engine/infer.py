@@ -74,6 +74,28 @@ def adapter_source(run_dir: Path, checkpoint: str | int | os.PathLike | None = N
     raise RunError(no_adapter_message(rd))
 
 
+def default_checkpoint(run_dir: Path) -> tuple[str | None, str | None]:
+    """What to load when no checkpoint is named: ``(None, None)`` for the final adapter, else the newest
+    complete checkpoint's name and a line saying so (a stopped or killed run has no adapter/).
+
+    Raises RunError (:func:`no_adapter_message`) when the run has neither.
+    """
+    rd = Path(run_dir)
+    if (rd / rundir.ADAPTER_DIR / "adapter_config.json").exists():
+        return None, None
+    ckpt = rundir.last_checkpoint(rd)
+    if ckpt is None:
+        raise RunError(no_adapter_message(rd))
+    status = rundir.read_status(rd)
+    state = status.get("status", "unknown")
+    if state == "running":
+        from .runs import pid_alive
+
+        state = "still training" if pid_alive(status.get("pid")) else "killed"
+    why = state if state == "still training" else f"run {state}"
+    return ckpt.name, f"{rd.name}: no final adapter ({why}); using its newest complete checkpoint, {ckpt.name}"
+
+
 def no_adapter_message(rd: Path) -> str:
     """One line: why run ``rd`` has no adapter and what to do about it."""
     status = rundir.read_status(rd)

@@ -126,10 +126,7 @@ def test_cli_export_of_a_run_without_adapter_exits_2_naming_resume(tmp_path, cap
     ckpt = rd / "checkpoints" / "checkpoint-4"
     ckpt.mkdir(parents=True)
     (rd / "config.yaml").write_text(Config().to_yaml(), encoding="utf-8")
-    (ckpt / "trainer_state.json").write_text("{}")
-    (ckpt / "adapter_model.safetensors").write_text("")
-    for n in ("optimizer.pt", "scheduler.pt", "rng_state.pth"):
-        (ckpt / n).write_text("")
+    (ckpt / "adapter_model.safetensors").write_text("")  # killed while writing it: no trainer_state.json
     rundir.write_status(rd, "stopped", step=4)
     code = main(["export", "stopped-run", "--runs-dir", str(tmp_path / "runs"), "--merged", str(tmp_path / "m")])
     err = capsys.readouterr().err
@@ -147,3 +144,39 @@ def test_cli_eval_prints_loss_and_saves_report(trained_run, capsys):
     assert code == 0, cap.err
     assert "validation loss" in cap.out and "perplexity" in cap.out and "generated:" in cap.out
     assert json.loads((trained_run / "eval.json").read_text())["num_samples"] == 2
+
+
+def test_cli_killed_run_evaluates_generates_and_exports_from_its_newest_complete_checkpoint(trained_run, tmp_path,
+                                                                                            capsys):
+    """No adapter/ (the process died): eval, generate and export take the newest complete checkpoint and say so."""
+    import shutil
+
+    from engine.cli import main
+
+    rd = tmp_path / "runs" / "killed-run"
+    shutil.copytree(trained_run, rd)
+    shutil.rmtree(rd / rundir.ADAPTER_DIR)
+    (rd / "eval.json").unlink(missing_ok=True)
+    rundir.write_status(rd, "running", pid=_dead_pid(), step=50)
+    torn = rd / "checkpoints" / "checkpoint-60"  # being written when it died: passed over
+    shutil.copytree(rd / "checkpoints" / "checkpoint-50", torn)
+    (torn / "trainer_state.json").unlink()
+
+    code = main(["eval", str(rd), "--max-samples", "2", "--generate-samples", "1", "--max-new-tokens", "12"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "note: killed-run: no final adapter (run killed); using its newest complete checkpoint, checkpoint-50" \
+        in cap.err
+    assert "perplexity" in cap.out and (rd / "eval.json").exists()
+
+    code = main(["generate", str(rd), "--prompt", PAIRS[1]["question"], "--greedy", "--max-new-tokens", "24"])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "checkpoint-50" in cap.err and cap.out.strip() == PAIRS[1]["answer"]
+
+    out = tmp_path / "merged"
+    code = main(["export", str(rd), "--merged", str(out)])
+    cap = capsys.readouterr()
+    assert code == 0, cap.err
+    assert "newest complete checkpoint, checkpoint-50" in cap.err
+    assert (out / "config.json").exists() and any(out.glob("*.safetensors"))

@@ -34,22 +34,43 @@ from .screens.template import TemplateScreen
 from .screens.train import TrainScreen
 from .state import AppState
 from .widgets.confirm import Confirm
+from .widgets.fields import leave_text_field
 
 SCREENS = ("data", "template", "config", "train", "runs", "playground")
 
 
+def _styled_at_birth(cls):
+    """A mode's screen factory that spares its first switch a restyle of every screen.
+
+    Textual restyles the whole app (every widget of every screen built so far: seconds at 80x24 on a
+    busy CPU) the first time it shows a screen whose CSS generation is behind the app's. All CSS is
+    read at start (CSS_PATH below) and a new screen's widgets take the current styles as they mount,
+    so a new screen is born up to date.
+    """
+    def make():
+        screen = cls()
+        screen._css_update_count = screen.app._css_update_count
+        return screen
+    make.__name__ = f"make_{cls.__name__}"
+    return make
+
+
 class TuneDeckApp(App):
-    CSS_PATH = "app.tcss"
+    # Every screen's CSS up front: a screen's own CSS_PATH would otherwise be parsed on its first
+    # switch and restyle every widget of every screen (seconds at first visit to each screen).
+    CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export"))]
     TITLE = "TuneDeck"
-    MODES = {"data": DataScreen, "template": TemplateScreen, "config": ConfigScreen, "train": TrainScreen,
-             "runs": RunsScreen, "playground": PlaygroundScreen}
+    MODES = {name: _styled_at_birth(cls) for name, cls in (
+        ("data", DataScreen), ("template", TemplateScreen), ("config", ConfigScreen), ("train", TrainScreen),
+        ("runs", RunsScreen), ("playground", PlaygroundScreen))}
     BINDINGS = [
         # Digits go to a focused text field; F2-F7 switch screens from anywhere.
         *(Binding(str(i + 1), f"goto('{name}')", name.title(), show=False) for i, name in enumerate(SCREENS)),
         *(Binding(f"f{i + 2}", f"goto('{name}')", name.title(), show=False, priority=True)
           for i, name in enumerate(SCREENS)),
         Binding("ctrl+t", "start_training", "Start training", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        # Not in the footers (room at 80 columns): the palette has Quit, and the README says Ctrl+Q.
+        Binding("ctrl+q", "quit", "Quit", priority=True, show=False),
     ]
 
     def __init__(self, state: AppState | None = None, *, start_screen: str = "data", autostart: bool = False,
@@ -72,6 +93,13 @@ class TuneDeckApp(App):
             self.open_run(self.attach)
 
     # -- screens --------------------------------------------------------------------------------
+    def switch_mode(self, mode: str):
+        # Leave any text field first: on return, the next key (a digit for another screen) must not edit it.
+        # The Playground keeps its prompt focused (it drops keys typed while it was being shown).
+        if self.current_mode != "playground" and self.screen_stack:
+            leave_text_field(self.screen)
+        return super().switch_mode(mode)
+
     def action_goto(self, screen: str) -> None:
         if screen in SCREENS and self.current_mode != screen:
             self.switch_mode(screen)
@@ -137,13 +165,22 @@ class TuneDeckApp(App):
     # -- training, from any screen --------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         if action == "start_training":
-            return None if (self.state.invalid or self.state.training) else True  # None: shown disabled
+            # Shown disabled only while a run is going; with an invalid config it runs and says what is wrong.
+            return None if self.state.training else True
         return True
 
+    def config_problem(self) -> str | None:
+        """What is wrong with the config and where to fix it, in one line (None when it is valid)."""
+        if not self.state.invalid:
+            return None
+        path, msg = next(iter(self.state.invalid.items()))
+        more = f" (+{len(self.state.invalid) - 1} more)" if len(self.state.invalid) > 1 else ""
+        return f"{path}: {msg}{more}. Fix it on the Config screen (3 or F4)."
+
     async def action_start_training(self) -> None:
-        if self.state.invalid:
-            path, msg = next(iter(self.state.invalid.items()))
-            self.notify(f"{path}: {msg}", title="Fix the config first", severity="error")
+        problem = self.config_problem()
+        if problem:
+            self.notify(problem, title="Fix the config first", severity="error", timeout=10)
             return
         screen = await self._show("train")
         screen.action_start()
@@ -186,8 +223,9 @@ class TuneDeckApp(App):
             yield SystemCommand(f"Go to {name.title()} screen", f"F{i + 2} or {i + 1}", partial(self.action_goto, name))
         if self.state.training:
             yield SystemCommand("Stop training", "Save a checkpoint and stop the run", self.action_stop_training)
-        elif not self.state.invalid:
-            yield SystemCommand("Start training", "Start a run with the current config (Ctrl+T)", self.action_start_training)
+        else:
+            yield SystemCommand("Start training", ("Not yet: " + self.config_problem()) if self.state.invalid
+                                else "Start a run with the current config (Ctrl+T)", self.action_start_training)
         yield SystemCommand("Save config", "Write the config as YAML (Config screen, Ctrl+S)", partial(self._config_action, "save"))
         yield SystemCommand("Load config", "Read the YAML file named on the Config screen (Ctrl+O)",
                             partial(self._config_action, "load"))

@@ -78,8 +78,8 @@ async def test_command_palette_switches_screen_and_applies_preset(tmp_path):
         await until(pilot, lambda: app.state.config.training.max_steps == 5, what="the preset")
         assert app.current_mode == "config"
         app.state.invalid["training.learning_rate"] = "must be > 0, got -1"
-        titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert "Start training" not in titles
+        start = [c for c in app.get_system_commands(app.screen) if c.title == "Start training"]
+        assert "Not yet: training.learning_rate: must be > 0" in start[0].help  # it says what to fix, and where
 
 
 def test_run_app_reports_bad_config_in_one_line(tmp_path, capsys):

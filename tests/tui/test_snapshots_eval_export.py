@@ -103,3 +103,32 @@ def test_export_refuses_a_non_empty_folder_80x24(snap_compare, run_dir):
 
     assert snap_compare(Host(lambda: ExportScreen(run_dir)), terminal_size=(80, 24), run_before=run_before)
     assert [p.name for p in busy.iterdir()] == ["keep.txt"]
+
+
+@pytest.fixture
+def stopped_run(tmp_path, monkeypatch) -> Path:
+    """A run stopped at step 12 (no adapter/), with complete checkpoints 6 and 12."""
+    monkeypatch.chdir(tmp_path)
+    rd = tmp_path / "runs" / RUN
+    for step in (6, 12):
+        ck = rd / "checkpoints" / f"checkpoint-{step}"
+        ck.mkdir(parents=True)
+        for name in ("trainer_state.json", "adapter_config.json"):
+            (ck / name).write_text("{}", encoding="utf-8")
+        (ck / "adapter_model.safetensors").write_text("", encoding="utf-8")
+    (rd / "status.json").write_text('{"status": "stopped", "step": 12}', encoding="utf-8")
+    return rd
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_eval_checkpoint_picker_on_a_stopped_run(snap_compare, stopped_run, size):
+    assert snap_compare(Host(lambda: EvalScreen(stopped_run)), terminal_size=size, run_before=settle)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_export_checkpoint_picker_on_a_stopped_run(snap_compare, stopped_run, size):
+    async def run_before(pilot):
+        pilot.app.screen.query_one("#ex-path", Input).cursor_blink = False
+        await settle(pilot)
+
+    assert snap_compare(Host(lambda: ExportScreen(stopped_run)), terminal_size=size, run_before=run_before)

@@ -77,3 +77,16 @@ def test_compare_two_runs(snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(runs_app(), terminal_size=(100, 30), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_runs_list_with_a_long_run_name(snap_compare, size):
+    """Columns shrink by priority, the long name keeps both ends around an ellipsis, hidden columns are named."""
+    make_run("runs", "20251124-130000-qlora-r64-alpha128-lr1e-4-sharegpt-long-context", "finished", steps=40,
+             sets={"data.path": "sample_data/a_rather_long_dataset_file_name.jsonl"})
+
+    async def run_before(pilot):
+        await listed(pilot)
+        await pilot.pause(0.1)
+
+    assert snap_compare(runs_app(), terminal_size=size, run_before=run_before)

@@ -196,3 +196,42 @@ async def test_real_datasets_preview(tiny_model_dir, shared_datasets, name):
         body = text(screen, "#tpl-sample")
         assert ("<|im_start|>" in body) if name.startswith("dummy") else ("### Question:" in body)
         await until(pilot, lambda: "samples truncated" in text(screen, "#tpl-stats"), what="stats")
+
+
+async def test_edit_starts_from_the_data_columns_and_esc_restores_the_template(tiny_model_dir, shared_datasets):
+    """Issue 13: `e` on question/answer data starts a template that renders it; Esc puts chatml back."""
+    app = make_app(tiny_model_dir, shared_datasets / "lamini_docs_raw.jsonl", template="chatml")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await ready(pilot, screen)
+        await pilot.press("e")
+        area = screen.query_one("#tpl-custom")
+        assert area.has_focus and area.text == "### Question:\n{question}\n\n### Answer:\n"
+        await until(pilot, lambda: "✓ fields: {question}" in text(screen, "#tpl-valid"), what="the starter checked")
+        assert "data.template" not in app.state.invalid
+        await pilot.press(*"Hi ")
+        assert app.state.config.data.template.startswith("Hi ")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.state.config.data.template == "chatml" and screen.query_one("#tpl").value == "chatml"
+        assert area.has_class("hidden") and not app.state.invalid
+        await until(pilot, lambda: "<|im_start|>" in text(screen, "#tpl-sample"), what="the chatml preview")
+        # Tab keeps an edit.
+        await pilot.press("e")
+        await pilot.press(*"Q ", "tab")
+        await pilot.pause()
+        assert app.state.config.data.template.startswith("Q ")
+        await pilot.press("escape")  # not in the editor any more: nothing to cancel
+        assert app.state.config.data.template.startswith("Q ")
+
+
+async def test_edit_on_chat_data_says_why_and_keeps_the_template(tiny_model_dir, shared_datasets):
+    app = make_app(tiny_model_dir, shared_datasets / "dummy_conversation.json", template="chatml")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await ready(pilot, screen)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.state.config.data.template == "chatml" and screen.query_one("#tpl").value == "chatml"
+        assert screen.query_one("#tpl-custom").has_class("hidden") and not app.state.invalid
+        assert any("this data is sharegpt; use template chatml or tokenizer" in n.message for n in app._notifications)

@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
 from engine.config import Config, ConfigError, FieldSpec, coerce_field, config_from_dict, field_specs, load_config, save_config
 
@@ -54,6 +54,7 @@ PRESETS: dict[str, tuple[str, dict]] = {
 }
 
 SPECS: dict[str, FieldSpec] = {s.path: s for s in field_specs()}
+MULTILINE = {"data.template", "data.system_prompt"}  # edited in a TextArea (Enter: new line, Tab: next field)
 
 
 def widget_id(path: str) -> str:
@@ -153,8 +154,12 @@ class ConfigScreen(Screen):
                                      compact=True, classes="field-input")
                     elif spec.type == "bool":
                         yield Checkbox(yes_no(value), bool(value), id=wid, compact=True, classes="field-input")
+                    elif spec.path in MULTILINE:  # may hold newlines: a one-line Input cannot show or edit them
+                        yield TextArea(to_text(value), id=wid, compact=True, classes="field-input -text -multi",
+                                       soft_wrap=False, show_line_numbers=False, tab_behavior="focus")
                     else:
-                        yield Input(to_text(value), id=wid, compact=True,
+                        # No select-all on focus: a key typed into a field never replaces its whole value.
+                        yield Input(to_text(value), id=wid, compact=True, select_on_focus=False,
                                     classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
                                     placeholder="none" if spec.rules.get("nullable") else "")
                     yield Static("", classes="field-error", id=wid + "-err")
@@ -189,6 +194,9 @@ class ConfigScreen(Screen):
                     if w.value != bool(value):
                         w.value = bool(value)
                     w.label = yes_no(value)
+                elif isinstance(w, TextArea):
+                    if w.text != to_text(value):
+                        w.text = to_text(value)
                 elif w.value != to_text(value):
                     w.value = to_text(value)
         finally:
@@ -252,11 +260,13 @@ class ConfigScreen(Screen):
     @on(Input.Changed, ".field-input")
     @on(Select.Changed, ".field-input")
     @on(Checkbox.Changed, ".field-input")
+    @on(TextArea.Changed, ".field-input")
     def _field_changed(self, event) -> None:
         if isinstance(event.control, Checkbox):
             event.control.label = yes_no(event.value)
         if not self._syncing:
-            self.set_field(path_of(event.control.id), event.value)
+            value = event.control.text if isinstance(event.control, TextArea) else event.value
+            self.set_field(path_of(event.control.id), value)
 
     def on_descendant_focus(self, event) -> None:
         wid = getattr(event.widget, "id", None) or ""

@@ -31,6 +31,7 @@ from engine.data import FORMATS, ROLES, detect_format
 from engine.errors import TuneDeckError
 
 from ..widgets.data_table import RowWindow
+from ..widgets.fields import PathInput
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import ERROR_KEY, row_text
 
@@ -136,9 +137,9 @@ class DataScreen(Screen):
     AUTO_FOCUS = "#rows"
     BINDINGS = [
         Binding("slash", "search", "Search", key_display="/"),
-        Binding("n", "search_next", "Next match", show=False),
+        Binding("n", "search_next", "Next"),
         Binding("g", "goto_row", "Go to row"),
-        Binding("m", "toggle_mapping", "Map columns"),
+        Binding("m", "toggle_mapping", "Map"),
         Binding("o", "open_file", "Open"),
         Binding("b", "browse", "Browse"),
         Binding("escape", "close_bars", "Close", show=False),
@@ -169,7 +170,7 @@ class DataScreen(Screen):
         yield NavTabs("data")
         with Horizontal(id="file-bar"):
             yield Label("File", classes="data-label")
-            yield Input(str(self.app.state.config.data.path), id="path", suggester=PathSuggester(),
+            yield PathInput(str(self.app.state.config.data.path), id="path", suggester=PathSuggester(),
                         placeholder="path to .json .jsonl .csv .parquet or a datasets folder (Tab completes)",
                         compact=True)
             yield Button("Load", id="load", variant="primary", compact=True)

@@ -32,7 +32,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import Button, DataTable, Footer, Label, ProgressBar, Static
+from textual.widgets import Button, DataTable, Footer, Label, ProgressBar, Select, Static
 
 # Light imports (no torch/transformers): the report's dataclasses, and the adapter check.
 from engine.errors import TuneDeckError
@@ -40,6 +40,7 @@ from engine.evaluate import EVAL_FILE, EvalReport, EvalSample, load_report
 
 from ..messages import EvalEnded, EvalProgress
 from ..notify import Notifying, error_line
+from ..widgets.checkpoint_pick import CheckpointPicker
 
 __all__ = ["EvalScreen"]
 
@@ -135,13 +136,18 @@ class EvalScreen(Notifying, Screen):
         self.notifications: list[tuple[str, str]] = []  # (severity, text), for tests
 
     # -- layout ---------------------------------------------------------------------------------
-    def compose(self) -> ComposeResult:
+    def _title(self) -> Text:
         title = Text()
         title.append(" Evaluate ", style="bold reverse")
         title.append(f" {self.run_dir.name}", style="bold")
         if self.checkpoint:
             title.append(f"  ({self.checkpoint})", style="dim")
-        yield Label(title, id="ev-title")
+        return title
+
+    def compose(self) -> ComposeResult:
+        picker = CheckpointPicker(self.run_dir, self.checkpoint, id="ev-ckpt")
+        self.checkpoint = picker.start or None  # the final adapter, else the newest complete checkpoint
+        yield Label(self._title(), id="ev-title")
         with Horizontal(id="ev-bar"):
             yield Button("▶ Evaluate", id="ev-run", variant="success", compact=True,
                          tooltip="e: score the validation split, generate answers, save eval.json")
@@ -149,6 +155,7 @@ class EvalScreen(Notifying, Screen):
                          tooltip="x: stop after this sample (eval.json is left as it was)")
             yield ProgressBar(total=None, show_eta=False, id="ev-progress", classes="hidden")
             yield Label("", id="ev-state")
+        yield picker
         yield Static("", id="ev-summary")
         yield Static("", id="ev-note", classes="hidden")
         yield Static("", id="ev-error", classes="hidden")
@@ -168,15 +175,31 @@ class EvalScreen(Notifying, Screen):
             self._show_report(report)
         else:
             self._show_report(None)
-        try:  # cheap check (no model loading): say at once when there is nothing to evaluate
-            from engine.infer import adapter_source
-
-            adapter_source(self.run_dir, self.checkpoint)
-        except TuneDeckError as e:
-            self._set_error(str(e), notify=False)
+        self._check_weights()
         self._set_state(Text(f"saved report: {EVAL_FILE}" if report is not None else "no report yet", style="dim"))
         self._update_controls()
         self.table.focus()
+
+    def _check_weights(self) -> None:
+        """Cheap check (no model loading): say at once when there is nothing to evaluate."""
+        from engine.infer import adapter_source
+
+        try:
+            adapter_source(self.run_dir, self.checkpoint)
+        except TuneDeckError as e:
+            self._set_error(str(e), notify=False)
+        else:
+            self._set_error(None, notify=False)
+
+    @on(Select.Changed, "#ev-ckpt-select")
+    def _weights_changed(self, event: Select.Changed) -> None:
+        picker = self.query_one("#ev-ckpt", CheckpointPicker)
+        if picker.checkpoint == self.checkpoint:
+            return
+        self.checkpoint = picker.checkpoint
+        picker.picked()
+        self.query_one("#ev-title", Label).update(self._title())
+        self._check_weights()
 
     def on_unmount(self) -> None:
         if self.stop_event is not None:
@@ -353,6 +376,8 @@ class EvalScreen(Notifying, Screen):
     def _update_controls(self) -> None:
         self.query_one("#ev-run", Button).disabled = self.running
         self.query_one("#ev-run", Button).label = "▶ Re-evaluate" if self.report is not None else "▶ Evaluate"
+        self.query_one("#ev-ckpt-select", Select).disabled = self.running or not self.query_one(
+            "#ev-ckpt", CheckpointPicker).options
         self.query_one("#ev-cancel", Button).disabled = not self.running or bool(
             self.stop_event and self.stop_event.is_set())
         self.refresh_bindings()

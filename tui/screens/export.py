@@ -28,7 +28,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, ProgressBar, RadioButton, RadioSet, Static
+from textual.widgets import Button, Footer, Input, Label, ProgressBar, RadioButton, RadioSet, Select, Static
 
 # Light imports (no torch/transformers/peft): errors and the target check.
 from engine.errors import TuneDeckError
@@ -36,6 +36,7 @@ from engine.export import check_target
 
 from ..messages import ExportEnded, ExportProgress
 from ..notify import Notifying, error_line, one_line
+from ..widgets.checkpoint_pick import CheckpointPicker
 
 __all__ = ["ExportScreen", "default_output", "load_snippet"]
 
@@ -79,12 +80,15 @@ class ExportScreen(Notifying, ModalScreen):
         self.notifications: list[tuple[str, str]] = []  # (severity, text), for tests
 
     def compose(self) -> ComposeResult:
+        picker = CheckpointPicker(self.run_dir, self.checkpoint, id="ex-ckpt")
+        self.checkpoint = picker.start or None  # the final adapter, else the newest complete checkpoint
         with Vertical(id="ex-dialog") as box:
             box.border_title = f"Export {self.run_dir.name}"
             with RadioSet(id="ex-kind", compact=True):
                 yield RadioButton("Merged model: base + adapter as one transformers folder",
                                   value=True, id="ex-merged")
                 yield RadioButton("Training data: the samples as formatted for training (JSONL)", id="ex-data")
+            yield picker
             yield Label("Output folder", id="ex-path-label")
             yield Input(default_output(self.run_dir, "merged"), id="ex-path", compact=True,
                         tooltip="Relative to the folder TuneDeck runs in; must not exist or be empty")
@@ -115,6 +119,7 @@ class ExportScreen(Notifying, ModalScreen):
         if path.value.strip() in ("", default_output(self.run_dir, self.kind)):  # not edited: follow the kind
             path.value = default_output(self.run_dir, kind)
         self.kind = kind
+        self.query_one("#ex-ckpt").display = kind == "merged"  # the data export needs no weights
         self.query_one("#ex-path-label", Label).update(
             "Output folder (must not exist, or be empty)" if kind == "merged" else "Output file (.jsonl, must not exist)")
         button = self.query_one("#ex-merged" if kind == "merged" else "#ex-data", RadioButton)
@@ -122,6 +127,14 @@ class ExportScreen(Notifying, ModalScreen):
             button.value = True
         self._set_error(None, notify=False)
         self._show_log()
+
+    @on(Select.Changed, "#ex-ckpt-select")
+    def _weights_changed(self, event: Select.Changed) -> None:
+        picker = self.query_one("#ex-ckpt", CheckpointPicker)
+        if picker.checkpoint != self.checkpoint:
+            self.checkpoint = picker.checkpoint
+            picker.picked()
+            self._set_error(None, notify=False)
 
     # -- running --------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -196,6 +209,8 @@ class ExportScreen(Notifying, ModalScreen):
         self.query_one("#ex-close", Button).disabled = self.running
         self.query_one("#ex-path", Input).disabled = self.running
         self.query_one("#ex-kind", RadioSet).disabled = self.running
+        self.query_one("#ex-ckpt-select", Select).disabled = self.running or not self.query_one(
+            "#ex-ckpt", CheckpointPicker).options
         self.query_one("#ex-copy", Button).disabled = self.running or not self.snippet
         if not self.running and self.query_one("#ex-path", Input).disabled is False and self.focused is None:
             self.query_one("#ex-path", Input).focus()

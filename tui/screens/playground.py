@@ -41,6 +41,7 @@ from engine.runs import RunSummary, list_summaries, summarize_run
 
 from ..messages import PlaygroundLoaded, PlaygroundLoadProgress, PlaygroundRunsListed, ReplyChunk, ReplyEnded
 from ..notify import error_line, one_line
+from ..widgets.fields import LateInput
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 10
@@ -192,7 +193,7 @@ class PlaygroundScreen(Screen):
             yield Checkbox("raw", id="pg-raw", compact=True, tooltip="F8: send the text as typed, without the run's template")
         yield Static("", id="pg-sampling-error")  # under the field in error (a blank spacer otherwise)
         with Horizontal(id="pg-prompt-bar"):
-            yield Input(placeholder="Type a prompt; Enter sends", id="pg-prompt", compact=True)
+            yield LateInput(placeholder="Type a prompt; Enter sends", id="pg-prompt", compact=True)
             yield Button("▶ Send", id="pg-send", variant="success", compact=True, tooltip="Enter or Ctrl+S")
             yield Button("■ Cancel", id="pg-cancel", variant="error", compact=True, disabled=True, tooltip="Esc")
         yield Static("", id="pg-sees")
@@ -209,9 +210,11 @@ class PlaygroundScreen(Screen):
         self._update_status()
         self._update_controls()
         self._redraw()
-        self.query_one("#pg-prompt", Input).focus()
+        self.query_one("#pg-prompt", LateInput).focus()
+        self.query_one("#pg-prompt", LateInput).shown()
 
     def on_screen_resume(self) -> None:
+        self.query_one("#pg-prompt", LateInput).shown()  # keys typed on the way here are not for the prompt
         self.action_rescan()
 
     def on_unmount(self) -> None:

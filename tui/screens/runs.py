@@ -27,11 +27,18 @@ from engine import rundir
 from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
 from ..widgets.confirm import Confirm
+from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
 from .run_view import STATE_STYLE
 
 REFRESH_S = 2.0
-COLUMNS = ("", "status", "run", "steps", "loss", "best eval", "time", "model", "data", "started")
+# Narrow terminals: the run name, data and model shrink first (an ellipsis marks the cut), then the
+# least useful columns hide (the title says which; the details below the table show model and data).
+COLUMNS = [Col("mark", ""), Col("status", "status"), Col("run", "run", max=40), Col("steps", "steps"),
+           Col("loss", "loss"), Col("best", "best eval"), Col("time", "time"), Col("model", "model", max=24),
+           Col("data", "data", max=24), Col("started", "started")]
+FIT_STEPS = [("data", 16), ("model", 16), ("run", 30), ("started", None), ("data", None), ("run", 24),
+             ("model", 14), ("run", 18), ("model", None), ("best", None), ("run", 12)]
 
 
 class RunsListed(Message):
@@ -49,7 +56,7 @@ def row_cells(s: RunSummary, marked: bool) -> tuple:
     steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
     started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
     return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
-            short_name(s.path, 36), steps, _num(s.final_loss), _num(s.best_eval_loss), format_duration(s.duration_s),
+            Path(s.path).name, steps, _num(s.final_loss), _num(s.best_eval_loss), format_duration(s.duration_s),
             s.model_short, s.dataset_short, started)
 
 
@@ -57,14 +64,14 @@ class RunsScreen(Screen):
     CSS_PATH = "runs.tcss"
     BINDINGS = [
         Binding("enter", "on_current('open_run')", "Open"),
-        Binding("space", "mark", "Mark"),
+        Binding("space", "mark", "Mark", key_display="␣"),
         Binding("c", "compare", "Compare"),
         Binding("d", "delete", "Delete"),
         Binding("r", "on_current('resume_run')", "Resume"),
         Binding("x", "stop_run", "Stop", show=False),
         Binding("e", "on_current('open_eval')", "Eval"),
         Binding("E", "on_current('open_export')", "Export"),
-        Binding("p", "on_current('open_playground')", "Playground"),
+        Binding("p", "on_current('open_playground')", "Play", tooltip="Open in the Playground"),
     ]
 
     def __init__(self):
@@ -73,6 +80,8 @@ class RunsScreen(Screen):
         self.marked: set[str] = set()  # run names marked for comparison
         self.listed = False  # the first listing arrived
         self._shown: list[tuple] = []  # what the table shows, to skip redraws when nothing changed
+        self._layout: tuple = ()  # the column widths the table has
+        self.hidden_columns: list[str] = []  # columns left out at this width (named in the title)
 
     @property
     def runs_dir(self) -> str:
@@ -81,9 +90,7 @@ class RunsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield NavTabs("runs")
         yield Label("", id="runs-title")
-        table = DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
-        table.add_columns(*COLUMNS)
-        yield table
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
         yield Static("", id="runs-detail")
         yield Footer()
 
@@ -93,6 +100,10 @@ class RunsScreen(Screen):
 
     def on_screen_resume(self) -> None:
         self.refresh_list()
+
+    def on_resize(self) -> None:
+        if self.listed:
+            self.call_after_refresh(self._fill_table)  # the columns fit the new width
 
     # -- listing --------------------------------------------------------------------------------
     def refresh_list(self) -> None:
@@ -121,14 +132,26 @@ class RunsScreen(Screen):
         n = len(self.summaries)
         running = sum(s.status == "running" for s in self.summaries)
         mark = f" · {len(self.marked)} marked" if self.marked else ""
+        avail = (table.size.width or self.app.size.width) - 1  # the vertical scrollbar
+        widths, self.hidden_columns = fit_columns(COLUMNS, rows, avail, FIT_STEPS)
+        hidden = f"  · hidden at this width: {', '.join(self.hidden_columns)} (below)" if self.hidden_columns else ""
         title.update(Text.assemble((f" {self.runs_dir}/", "bold"), f"  {n} run{'s' * (n != 1)}",
-                                   (f", {running} running" if running else ""), mark))
-        if plain == self._shown:
+                                   (f", {running} running" if running else ""), mark, (hidden, "dim"),
+                                   no_wrap=True, overflow="ellipsis"))
+        layout = tuple(widths.items())
+        if plain == self._shown and layout == self._layout:
             return
         current = self.current()
-        table.clear()
+        table.clear(columns=layout != self._layout)
+        if layout != self._layout:
+            for c in COLUMNS:
+                if c.key in widths:
+                    table.add_column(c.label, width=widths[c.key], key=c.key)
+            self._layout = layout
+        keep = [i for i, c in enumerate(COLUMNS) if c.key in widths]
         for s, cells in zip(self.summaries, rows):
-            table.add_row(*cells, key=s.name)
+            table.add_row(*(fit_cell(cells[i], widths[COLUMNS[i].key], middle=COLUMNS[i].key == "run")
+                            for i in keep), key=s.name)
         self._shown = plain
         if current is not None and current.name in {s.name for s in self.summaries}:
             table.move_cursor(row=table.get_row_index(current.name), animate=False)
@@ -172,7 +195,8 @@ class RunsScreen(Screen):
             if s.hint:
                 out.append(f"hint: {s.hint}\n", style="yellow")
         ckpts = ", ".join(c.removeprefix("checkpoint-") for c in s.checkpoints) or "none"
-        out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}\n", style="dim")
+        started = f" · started {s.started:%Y-%m-%d %H:%M}" if s.started else ""
+        out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}{started}\n", style="dim")
         out.append(self._next_steps(s), style="italic")
         detail.update(out)
 

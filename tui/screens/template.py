@@ -27,12 +27,14 @@ from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, Text
 from engine.config import BUILTIN_TEMPLATES
 from engine.errors import TuneDeckError
 
+from .. import custom_template
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
 
+_MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
 CUSTOM = "custom"
-CUSTOM_EXAMPLE = "### Question:\n{instruction}\n\n### Answer:\n"
+CUSTOM_EXAMPLE = custom_template.FALLBACK
 
 
 def _error_line(e: BaseException) -> str:
@@ -79,14 +81,14 @@ class TemplateScreen(Screen):
     CSS_PATH = "template.tcss"
     AUTO_FOCUS = "#tpl-view"
     BINDINGS = [
-        Binding("n,right", "step(1)", "Next"),
-        Binding("p,left", "step(-1)", "Prev"),
+        Binding("n,right", "step(1)", "Next", group=_MOVE),
+        Binding("p,left", "step(-1)", "Prev", group=_MOVE),
         Binding("r", "random", "Random"),
-        Binding("g", "goto", "Go to row"),
+        Binding("g", "goto", "Row", tooltip="Go to row"),
         Binding("v", "toggle_tokens", "Tokens"),
-        Binding("t", "toggle_train_on_prompt", "Train on prompt", show=False),
-        Binding("e", "edit", "Edit template", show=False),
-        Binding("escape", "leave_field", "Back"),
+        Binding("t", "toggle_train_on_prompt", "Prompt loss", tooltip="Train on prompt: also compute loss on the prompt"),
+        Binding("e", "edit", "Edit", tooltip="Edit a custom template (Esc in the editor cancels)"),
+        Binding("escape", "leave_field", "Back", show=False),
     ]
 
     def __init__(self) -> None:
@@ -100,6 +102,8 @@ class TemplateScreen(Screen):
         self.show_tokens = False
         self._prepared_for = None
         self._stats_timer = None
+        self._editing_from: str | None = None  # the template before the custom editor opened (Esc restores it)
+        self._starter = CUSTOM_EXAMPLE  # the editor's text when the user has not typed in it
 
     # -- layout -----------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -196,6 +200,9 @@ class TemplateScreen(Screen):
             self.query_one("#tpl-sample", Static).update("")
             return
         self.ds, self.info, self.tokenizer = msg.ds, msg.info, msg.tokenizer
+        area = self.query_one("#tpl-custom", TextArea)
+        if self._editing_from in BUILTIN_TEMPLATES and area.text == self._starter:  # opened before the data was in
+            area.text = self._starter = custom_template.starter(self.info)
         self.index = max(0, min(self.index, len(self.ds) - 1))
         self._changed(stats_delay=0)
 
@@ -363,11 +370,25 @@ class TemplateScreen(Screen):
     @on(Select.Changed, "#tpl")
     def _template_changed(self, event: Select.Changed) -> None:
         area = self.query_one("#tpl-custom", TextArea)
+        cfg = self.app.state.config.data
         if event.value == CUSTOM:
+            why = custom_template.unfit(self.info)
+            if why:  # nothing to edit: say so and keep the template as it was
+                self.notify(why, title="No custom template for this data", severity="warning")
+                with self.prevent(Select.Changed):
+                    event.select.value = cfg.template if cfg.template in BUILTIN_TEMPLATES else CUSTOM
+                return
+            self._editing_from = cfg.template  # Esc in the editor goes back to it
+            if cfg.template in BUILTIN_TEMPLATES and area.text in (CUSTOM_EXAMPLE, self._starter):
+                self._starter = custom_template.starter(self.info)  # the data's own column names
+                with self.prevent(TextArea.Changed):
+                    area.text = self._starter
+            area.border_title = f"custom template · Tab: keep · Esc: cancel (back to {custom_template.name_of(self._editing_from)})"
             area.remove_class("hidden")
             self.app.state.config.data.template = area.text
             area.focus()
         else:
+            self._editing_from = None
             area.add_class("hidden")
             self.app.state.config.data.template = str(event.value)
         self.app.state.dirty = True
@@ -448,5 +469,29 @@ class TemplateScreen(Screen):
             self.query_one("#tpl-custom", TextArea).focus()
 
     def action_leave_field(self) -> None:
+        area = self.query_one("#tpl-custom", TextArea)
+        if area.has_focus and self._editing_from is not None:
+            self.cancel_edit()
         self.query_one("#tpl-goto-bar").add_class("hidden")
         self.query_one("#tpl-view").focus()
+
+    def cancel_edit(self) -> None:
+        """Put back the template that was in use before the editor opened (a built-in or the earlier text)."""
+        before, self._editing_from = self._editing_from, None
+        area = self.query_one("#tpl-custom", TextArea)
+        cfg = self.app.state.config.data
+        with self.prevent(Select.Changed, TextArea.Changed):
+            if before in BUILTIN_TEMPLATES:
+                self.query_one("#tpl", Select).value = before
+                area.text = self._starter  # the cancelled text is gone
+                area.add_class("hidden")
+            else:
+                area.text = before
+        cfg.template = before
+        self.app.state.invalid.pop("data.template", None)
+        self.notify(f"Back to {custom_template.name_of(before)}", title="Template edit cancelled")
+        self._changed()
+
+    def on_descendant_blur(self, event) -> None:
+        if getattr(event.widget, "id", None) == "tpl-custom":
+            self._editing_from = None  # Tab or a click away keeps the edit

@@ -1,0 +1,24 @@
+"""Command-line mistakes argparse catches keep TuneDeck's one-line style (issue 13): one line naming the
+command and what is wrong, exit code 2, no usage block."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.cli import main
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["ui", "--screen", "foo"], "tunedeck ui: argument --screen: invalid choice: 'foo'"),
+    (["eval"], "tunedeck eval: the following arguments are required: RUN"),
+    (["frob"], "tunedeck: argument command: invalid choice: 'frob'"),
+    (["train", "--max-steps", "abc"], "tunedeck train: argument --max-steps: invalid int value: 'abc'"),
+])
+def test_usage_mistakes_are_one_line_with_exit_2(argv, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    cap = capsys.readouterr()
+    assert e.value.code == 2 and cap.out == ""
+    lines = cap.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], cap.err
+    assert "--help" in lines[0] and "usage:" not in cap.err
