@@ -88,6 +88,7 @@ class CheckpointSaved(Event):
     name: ClassVar[str] = "checkpoint"
     step: int
     path: str
+    stopping: bool = False  # the checkpoint a stop saves: the RunStopped that follows names it (one message, not two)
 
 
 @dataclass

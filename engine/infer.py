@@ -120,7 +120,9 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     device, dtype = pick_device(cfg.model)
     say(f"Loading tokenizer for {cfg.model.name}")
     tokenizer = load_tokenizer(cfg.model, say)
-    say(f"Loading {cfg.model.name} ({cfg.model.quantization}, {dtype}) on {device}")
+    from .console import quantization_words
+
+    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
     from .dequant import for_cpu_inference
 

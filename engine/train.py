@@ -324,6 +324,12 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True):
             # (Trainer then does not divide again), else the mean, which Trainer divides by the accumulation.
             return completion_only_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
 
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            from .schedule import warm_up_above_zero  # no optimizer step at learning rate 0
+
+            scheduler = super().create_scheduler(num_training_steps, optimizer)
+            return warm_up_above_zero(scheduler, self.args.get_warmup_steps(num_training_steps))
+
         def get_train_dataloader(self):
             if token_budget <= 0:
                 return super().get_train_dataloader()
@@ -486,7 +492,7 @@ class EventCallbackMixin:
 
     def on_save(self, args, state, control, **kw):
         path = self.checkpoints_dir / f"checkpoint-{state.global_step}"
-        self.emit(CheckpointSaved(step=state.global_step, path=str(path)))
+        self.emit(CheckpointSaved(step=state.global_step, path=str(path), stopping=self.stopped))
         return control
 
 
@@ -738,6 +744,7 @@ class _FitResult:
 def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None) -> _FitResult:
     from transformers import set_seed
 
+    from .console import quantization_words
     from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
 
     def say(text: str) -> None:
@@ -748,7 +755,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
     tokenizer = load_tokenizer(cfg.model, say)
     data = prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
     set_seed(cfg.training.seed)
-    say(f"Loading {cfg.model.name} ({cfg.model.quantization}, compute {dtype}) on {device}")
+    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)
