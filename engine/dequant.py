@@ -15,7 +15,9 @@ top unchanged (module names stay the same; peft wraps ``nn.Linear``).
 
 Used by generation, evaluation and the Playground on CPU
 (:func:`for_cpu_inference`) and by training on CPU when
-``model.dequantize_frozen`` says so (:func:`training_path`).
+``model.dequantize_frozen`` says so (:func:`prepare_for_training`, deciding
+with :func:`training_path`): the loss is the 4-bit path's (tested over 10
+steps) and the adapter it saves loads on the 4-bit base unchanged.
 """
 
 from __future__ import annotations
@@ -53,7 +55,9 @@ def dequantized_linear(module, dtype=None):
     with torch.no_grad():
         w = dequantize_4bit(data, state).to(dtype)
         out_features, in_features = w.shape
-        linear = torch.nn.Linear(in_features, out_features, bias=module.bias is not None, device=w.device, dtype=dtype)
+        # skip_init: no random initialisation, so the global RNG (and with it the LoRA init after) is untouched
+        linear = torch.nn.utils.skip_init(torch.nn.Linear, in_features, out_features, bias=module.bias is not None,
+                                          device=w.device, dtype=dtype)
         linear.weight.copy_(w)
         if module.bias is not None:
             linear.bias.copy_(module.bias.data.to(dtype))
@@ -97,6 +101,10 @@ class TrainingPath:
     def name(self) -> str:
         return "dequantized-frozen" if self.dequantize else "bitsandbytes-4bit"
 
+    def describe(self) -> str:
+        what = "dequantized once (plain matmuls)" if self.dequantize else "as loaded"
+        return f"frozen weights {what}: {self.reason}"
+
 
 def dequantized_gb(params: int | None, dtype: str) -> float | None:
     if params is None:
@@ -128,3 +136,39 @@ def training_path(setting: str, device: str, quantization: str, dtype: str, *, p
         return TrainingPath(True, f"auto: the dequantized base ({need:.2f} GB {dtype}) fits in {ram_gb:.0f} GB RAM")
     return TrainingPath(False, f"auto: the dequantized base ({need:.2f} GB {dtype}) would not fit comfortably "
                                f"in {ram_gb:.0f} GB RAM, keeping 4-bit")
+
+
+def frozen_4bit_params(model) -> int:
+    """Logical parameter count of the 4-bit layers under ``model``."""
+    return sum(m.in_features * m.out_features for m in model.modules() if is_linear4bit(m))
+
+
+def available_ram_gb() -> float | None:
+    try:
+        import psutil
+
+        return psutil.virtual_memory().available / 1024**3
+    except Exception:
+        from .memory import device_memory
+
+        return device_memory()[1]
+
+
+def prepare_for_training(model, cfg, device: str, dtype: str, say=lambda text: None) -> TrainingPath:
+    """Decide the frozen weights' path for this run (``model.dequantize_frozen``) and apply it, in place,
+    before the adapter is added and before any forward pass."""
+    params = frozen_4bit_params(model)
+    estimate = None
+    if cfg.model.dequantize_frozen == "auto" and params:
+        try:
+            from .memory import estimate_memory
+
+            estimate = estimate_memory(cfg).total_gb
+        except Exception:  # no estimate: the dequantized weights alone decide
+            estimate = None
+    path = training_path(cfg.model.dequantize_frozen, device, cfg.model.quantization, dtype,
+                         params=params or None, ram_gb=available_ram_gb(), estimate_gb=estimate)
+    if path.dequantize:
+        dequantize_frozen(model)
+    say(f"Training path: {path.describe()}")
+    return path

@@ -51,6 +51,7 @@ class RunStarted(Event):
     truncated_samples: int = 0
     dropped_samples: int = 0
     resumed_from_step: int = 0
+    frozen_weights: str = ""  # how the frozen base computes, and why (engine.dequant.TrainingPath.describe)
 
 
 @dataclass

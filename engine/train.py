@@ -745,6 +745,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
     from transformers import set_seed
 
     from .console import quantization_words
+    from .dequant import prepare_for_training
     from .model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
 
     def say(text: str) -> None:
@@ -757,6 +758,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
     set_seed(cfg.training.seed)
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
+    frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)
     batching = cfg.training.batching
@@ -772,7 +774,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
             total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
             max_steps=state.max_steps, epochs=cfg.training.epochs, batching=batching,
             truncated_samples=data.stats.truncated, dropped_samples=data.stats.dropped_no_trained,
-            resumed_from_step=state.global_step,
+            resumed_from_step=state.global_step, frozen_weights=frozen.describe(),
         )
 
     callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)

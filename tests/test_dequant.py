@@ -11,6 +11,7 @@ from engine import rundir
 from engine.config import ModelConfig, save_config
 from tests.test_infer import PAIRS, overfit_config
 
+DROPOUT = 0.05  # LoRA dropout on: the masks must come out the same too
 IDS = [[5, 6, 7, 8, 9, 10, 11, 12]]
 
 
@@ -138,3 +139,43 @@ def test_training_path_decision(setting, device, quant, ram, expect):
 
     path = training_path(setting, device, quant, "float32", params=135_000_000, ram_gb=ram, estimate_gb=1.0)
     assert path.dequantize is expect and path.reason
+
+
+def _train_4bit(tiny_model_dir, tmp_path, setting: str):
+    from engine.events import RunStarted, StepLogged
+    from engine.train import train
+
+    data = tmp_path / "d.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in PAIRS * 8), encoding="utf-8")
+    cfg = overfit_config(tiny_model_dir, data, tmp_path / "runs", **{
+        "model.quantization": "4bit", "model.dequantize_frozen": setting, "training.max_steps": 10,
+        "training.learning_rate": 5e-3, "data.val_split": 0, "lora.dropout": DROPOUT, "training.save_steps": 100,
+        "output.name": f"deq-{setting}"})
+    events = []
+    result = train(cfg, on_event=events.append)
+    assert result.status == "finished", result.last_event
+    losses = [e.loss for e in events if isinstance(e, StepLogged)]
+    started = next(e for e in events if isinstance(e, RunStarted))
+    return result.run_dir, losses, started
+
+
+@pytest.mark.slow
+def test_training_on_the_dequantized_base_has_the_4bit_loss_and_its_adapter_loads_on_the_4bit_base(tiny_model_dir,
+                                                                                                  tmp_path):
+    import torch
+    from peft import PeftModel
+
+    rd_on, on, started_on = _train_4bit(tiny_model_dir, tmp_path, "on")
+    rd_off, off, started_off = _train_4bit(tiny_model_dir, tmp_path, "off")
+    assert len(on) == len(off) == 10
+    assert on == pytest.approx(off, rel=1e-4, abs=1e-5), (on, off)
+    assert on[-1] < on[0]  # it learns
+    assert "dequantized once" in started_on.frozen_weights and "model.dequantize_frozen: on" in started_on.frozen_weights
+    assert "as loaded" in started_off.frozen_weights
+    # The adapter trained on the dequantized base loads on the 4-bit base unchanged and computes what the 4-bit
+    # run's adapter computes.
+    tuned_on = PeftModel.from_pretrained(_reference_path(_four_bit(tiny_model_dir)), str(rd_on / rundir.ADAPTER_DIR))
+    tuned_off = PeftModel.from_pretrained(_reference_path(_four_bit(tiny_model_dir)), str(rd_off / rundir.ADAPTER_DIR))
+    assert type(tuned_on.base_model.model.model.layers[0].self_attn.q_proj.base_layer).__name__ == "Linear4bit"
+    a, b = _logits(tuned_on), _logits(tuned_off)
+    assert torch.allclose(a, b, atol=1e-3), (a - b).abs().max()
