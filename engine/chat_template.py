@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 
-from .templates import ALPACA_PREAMBLE, IM_END, IM_START, _PLACEHOLDER, is_custom
+from .templates import _PLACEHOLDER, ALPACA_PREAMBLE, IM_END, IM_START, is_custom
 
 
 def _lit(text: str) -> str:

@@ -18,7 +18,6 @@ by the ``ui`` command, so headless training never loads Textual.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading

@@ -34,7 +34,7 @@ def warm_up_above_zero(scheduler, warmup_steps: int):
     scheduler._tunedeck_warmup = True
     step = scheduler.last_epoch
     optimizer = scheduler.optimizer
-    for group, fn in zip(optimizer.param_groups, scheduler.lr_lambdas):
+    for group, fn in zip(optimizer.param_groups, scheduler.lr_lambdas, strict=True):
         group["lr"] = group["initial_lr"] * fn(step)
     scheduler._last_lr = [group["lr"] for group in optimizer.param_groups]
     return scheduler

@@ -44,10 +44,9 @@ def _tokenizers(tiny_model_dir):
 @pytest.mark.parametrize("case", list(CASES))
 def test_apply_chat_template_gives_tunedecks_own_prompt_and_training_text(tiny_model_dir, case):
     from engine.chat_template import chat_template_for
-    from engine.infer import format_prompt
+    from engine.infer import format_prompt, resolved_template
     from engine.model import load_tokenizer
     from engine.templates import render
-    from engine.infer import resolved_template
 
     for name, model in _tokenizers(tiny_model_dir):
         cfg = _cfg(model, case)

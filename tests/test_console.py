@@ -101,7 +101,7 @@ def test_library_log_keeps_warnings_and_log_records_and_restores_everything(tmp_
     old, sys.stderr = sys.stderr, stderr
     try:
         with LibraryLog() as libs:
-            warnings.warn("`is_gradient_checkpointing` is deprecated", FutureWarning)
+            warnings.warn("`is_gradient_checkpointing` is deprecated", FutureWarning, stacklevel=1)
             logging.getLogger("peft").warning("a library note")
             libs.attach(tmp_path)  # the run folder becomes known: what came before is written too
             logging.getLogger("transformers.modeling_utils").warning("after the folder is known")

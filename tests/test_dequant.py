@@ -69,7 +69,6 @@ def test_a_repacked_4bit_model_still_dequantizes_to_its_weights(tiny_model_dir):
     rounding the block scales to bfloat16 on the way: dequantizing after that must undo the packing rather than
     read the packed bytes as NF4 (logits off by whole units); what is left is the scales' bf16 rounding. That is
     why load_for_generation dequantizes before any forward pass."""
-    import torch
 
     from engine.dequant import dequantize_frozen
 

@@ -20,8 +20,8 @@ from textual.widgets import ProgressBar, RichLog, Static
 from engine.console import stopped_line
 from engine.events import (
     CheckpointSaved,
-    Event,
     EvalLogged,
+    Event,
     MessageLogged,
     RunFailed,
     RunFinished,
