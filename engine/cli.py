@@ -18,7 +18,6 @@ by the ``ui`` command, so headless training never loads Textual.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 import threading
@@ -434,6 +433,7 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     """
     from rich.console import Console
 
+    from .console import LibraryLog, ProgressView, stopped_line
     from .train import train
 
     console = Console(stderr=True)
@@ -450,9 +450,12 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     save_now = threading.Event()
     old = signal.signal(signal.SIGINT, on_sigint)
     old_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: save_now.set()) if hasattr(signal, "SIGUSR1") else None
-    view = _ProgressView(console, quiet)
+    view = ProgressView(console, quiet)
     try:
-        result = train(cfg, run_dir=run_dir, resume=resume, on_event=view, stop=stop, save_now=save_now)
+        with LibraryLog(run_dir) as libs:  # library warnings and bars go to the run's train.log, not here
+            result = train(cfg, run_dir=run_dir, resume=resume, on_event=lambda e: (libs.on_event(e), view(e)),
+                           stop=stop, save_now=save_now)
+            libs.attach(result.run_dir)  # a run that failed before it started still gets its log
     finally:
         view.close()
         signal.signal(signal.SIGINT, old)
@@ -463,66 +466,12 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
         console.print(f"[green]Finished[/] at step {ev.step}: adapter in {ev.adapter_path}")
         return 0
     if result.status == "stopped":
-        console.print(f"[yellow]Stopped[/] at step {ev.step}; checkpoint {ev.checkpoint}. Resume: tunedeck train --resume {result.run_dir}")
+        console.print(f"[yellow]{stopped_line(ev.step, ev.checkpoint)}[/]. Resume: tunedeck train --resume {result.run_dir}")
         return 130 if interrupted["n"] else 0
     print(f"error: {ev.error}", file=sys.stderr)
     if ev.hint:
         print(f"hint: {ev.hint}", file=sys.stderr)
     return 2 if ev.user_error else 1
-
-
-class _ProgressView:
-    """Draws training events as a rich progress bar plus log lines."""
-
-    def __init__(self, console, quiet: bool):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self.console = console
-        self.quiet = quiet or not console.is_terminal and os.environ.get("TUNEDECK_PROGRESS") != "1"
-        self.progress = None
-        self.task = None
-        if not self.quiet:
-            self.progress = Progress(
-                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-                TimeElapsedColumn(), console=console, transient=False,
-            )
-
-    def __call__(self, event) -> None:
-        from .events import CheckpointSaved, EvalLogged, MessageLogged, RunStarted, StepLogged
-
-        out = self.progress.console if self.progress else self.console
-        if isinstance(event, MessageLogged):
-            out.print(f"[dim]{event.text}[/]" if event.level == "info" else f"[yellow]{event.text}[/]")
-        elif isinstance(event, RunStarted):
-            out.print(f"Run {event.run_dir} on {event.device}: {event.train_samples} samples, {event.max_steps} steps, "
-                      f"{event.trainable_params:,} trainable of {event.total_params:,} parameters ({event.batching} batches)")
-            if self.progress:
-                self.progress.start()
-                self.task = self.progress.add_task("train", total=event.max_steps, completed=event.resumed_from_step, info="")
-        elif isinstance(event, StepLogged):
-            tps = f"{event.tokens_per_second:,.0f} tok/s" if event.tokens_per_second else "-"
-            eta = _hms(event.eta) if event.eta is not None else "?"
-            info = f"loss {event.loss:.4f}  lr {event.learning_rate:.2e}  {tps}  ETA {eta}"
-            if self.progress and self.task is not None:
-                self.progress.update(self.task, completed=event.step, total=event.max_steps, info=info)
-            else:
-                out.print(f"step {event.step}/{event.max_steps}  {info}")
-        elif isinstance(event, EvalLogged):
-            ppl = f"  perplexity {event.perplexity:.2f}" if event.perplexity else ""
-            if event.f1 is not None:
-                ppl = f"  exact match {event.exact_match:.1f}  F1 {event.f1:.1f}"
-            out.print(f"eval at step {event.step}: loss {event.eval_loss:.4f}{ppl}")
-        elif isinstance(event, CheckpointSaved):
-            out.print(f"[dim]checkpoint saved: {event.path}[/]")
-
-    def close(self) -> None:
-        if self.progress:
-            self.progress.stop()
-
-
-def _hms(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
 if __name__ == "__main__":

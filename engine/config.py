@@ -60,6 +60,7 @@ class ModelConfig:
     gradient_checkpointing: bool = _f(False, help="Recompute activations in the backward pass: less memory, ~30% slower.")
     trust_remote_code: bool = _f(False, help="Run Python code shipped with the model. Only for models you trust.")
     allow_pickle: bool = _f(False, help="Allow loading weights from pickle (.bin) files; safetensors only otherwise.")
+    dequantize_frozen: str = _f("auto", help="CPU, 4-bit: keep the frozen weights dequantized once (plain matmuls, same loss); auto = when they fit in RAM.", choices=("auto", "on", "off"))
 
 
 @dataclass

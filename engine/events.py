@@ -51,6 +51,7 @@ class RunStarted(Event):
     truncated_samples: int = 0
     dropped_samples: int = 0
     resumed_from_step: int = 0
+    frozen_weights: str = ""  # how the frozen base computes, and why (engine.dequant.TrainingPath.describe)
 
 
 @dataclass
@@ -97,6 +98,7 @@ class CheckpointSaved(Event):
     name: ClassVar[str] = "checkpoint"
     step: int
     path: str
+    stopping: bool = False  # the checkpoint a stop saves: the RunStopped that follows names it (one message, not two)
 
 
 @dataclass

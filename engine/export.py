@@ -149,6 +149,9 @@ def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_pro
         raise RunError(f"{rd.name}: merging produced broken weights ({str(e).splitlines()[0][:160]}); the adapter may hold NaNs") from None
     merged.config.use_cache = True  # training switched the cache off; generation wants it
     tokenizer = load_tokenizer(cfg.model, say)
+    from .chat_template import chat_template_for
+
+    tokenizer.chat_template = chat_template_for(cfg, tokenizer)  # apply_chat_template gives the trained prompt
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -166,6 +169,9 @@ def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_pro
                 raise RunError(f"{out}: already exists and is not empty; choose a new folder (nothing was overwritten)")
             out.rmdir()
         os.chmod(tmp, rundir.default_mode(0o777))  # mkdtemp makes 0700
+        for f in tmp.rglob("*"):  # safetensors writes model.safetensors 0600: the umask's mode, as for other files
+            if f.is_file():
+                os.chmod(f, rundir.default_mode(0o666))
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

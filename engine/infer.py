@@ -1,7 +1,8 @@
 """The playground: generate text from a run's base model with its adapter on or off.
 
-One copy of the base is loaded (quantized as the run trained it) with the
-adapter on top; base-vs-tuned comparisons toggle the adapter per token
+One copy of the base is loaded (quantized as the run trained it; on CPU a
+4-bit base's frozen weights are dequantized once, see :mod:`engine.dequant`)
+with the adapter on top; base-vs-tuned comparisons toggle the adapter per token
 (``PeftModel.disable_adapter``), so both can even stream side by side from two
 threads::
 
@@ -141,8 +142,13 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     device, dtype = pick_device(cfg.model)
     say(f"Loading tokenizer for {cfg.model.name}")
     tokenizer = load_tokenizer(cfg.model, say)
-    say(f"Loading {cfg.model.name} ({cfg.model.quantization}, {dtype}) on {device}")
+    from .console import quantization_words
+
+    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
+    from .dequant import for_cpu_inference
+
+    model = for_cpu_inference(model, device, cfg.model.quantization, say)  # before any forward pass
     if adapter_path is not None:
         from peft import PeftModel
 

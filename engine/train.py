@@ -332,6 +332,12 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True):
             # (Trainer then does not divide again), else the mean, which Trainer divides by the accumulation.
             return completion_only_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
 
+        def create_scheduler(self, num_training_steps, optimizer=None):
+            from .schedule import warm_up_above_zero  # no optimizer step at learning rate 0
+
+            scheduler = super().create_scheduler(num_training_steps, optimizer)
+            return warm_up_above_zero(scheduler, self.args.get_warmup_steps(num_training_steps))
+
         def get_train_dataloader(self):
             if token_budget <= 0:
                 return super().get_train_dataloader()
@@ -497,7 +503,7 @@ class EventCallbackMixin:
 
     def on_save(self, args, state, control, **kw):
         path = self.checkpoints_dir / f"checkpoint-{state.global_step}"
-        self.emit(CheckpointSaved(step=state.global_step, path=str(path)))
+        self.emit(CheckpointSaved(step=state.global_step, path=str(path), stopping=self.stopped))
         return control
 
 
@@ -764,6 +770,8 @@ class _FitResult:
 def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=None, prep=None) -> _FitResult:
     from transformers import set_seed
 
+    from .console import quantization_words
+    from .dequant import prepare_for_training
     from .model import add_lora, count_parameters, load_base_model
 
     if cfg.task != "causal_lm":  # another task's recipe (engine.tasks); the run folder and events are the same
@@ -776,8 +784,9 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
 
     device, dtype, tokenizer, data = prep if prep is not None else _prepare(cfg, emit)
     set_seed(cfg.training.seed)
-    say(f"Loading {cfg.model.name} ({cfg.model.quantization}, compute {dtype}) on {device}")
+    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
+    frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)
     batching = cfg.training.batching
@@ -793,7 +802,7 @@ def _fit(cfg: Config, rd: Path, resume_ckpt: Path | None, emit, stop, save_now=N
             total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
             max_steps=state.max_steps, epochs=cfg.training.epochs, batching=batching,
             truncated_samples=data.stats.truncated, dropped_samples=data.stats.dropped_no_trained,
-            resumed_from_step=state.global_step,
+            resumed_from_step=state.global_step, frozen_weights=frozen.describe(),
         )
 
     callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)

@@ -136,6 +136,7 @@ EXAMPLES = {
     "model.quantization": "none",
     "model.compute_dtype": "bfloat16",
     "model.device": "cpu",
+    "model.dequantize_frozen": "off",
     "lora.target_modules": "[q_proj, v_proj]",
     "data.path": "data/train.jsonl",
     "data.format": "alpaca",

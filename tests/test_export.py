@@ -122,7 +122,7 @@ def test_4bit_run_generates_quantized_and_exports_an_unquantized_merge(tiny_mode
 
     gen = load_for_generation(result.run_dir)
     layer = gen.model.base_model.model.model.layers[0].self_attn.q_proj.base_layer
-    assert type(layer).__name__ == "Linear4bit"  # one quantized base, as trained
+    assert type(layer) is torch.nn.Linear  # on CPU the 4-bit base is dequantized once (engine.dequant)
     ids = torch.tensor([[5, 6, 7, 8, 9]])
     with torch.no_grad():
         trained = gen.model(input_ids=ids).logits  # what the run's model (4-bit base + adapter) computes
@@ -142,9 +142,9 @@ def test_4bit_run_generates_quantized_and_exports_an_unquantized_merge(tiny_mode
         merged_err = (merged(input_ids=ids).logits - trained).abs().max().item()
         original_err = (original(input_ids=ids).logits - trained).abs().max().item()
         assert torch.allclose(original(input_ids=ids).logits, reference(input_ids=ids).logits, atol=1e-4)
-    # The 4-bit CPU kernel and a float32 matmul over the same dequantized weights agree to ~1e-1 on this random
-    # model; the original weights are off by whole logits (NF4 rounding of random weights is coarse).
-    assert merged_err < 0.3 and merged_err * 5 < original_err, (merged_err, original_err)
+    # Generation on CPU runs over the dequantized 4-bit weights, as the merge does: the same logits; the original
+    # weights are off by whole logits (NF4 rounding of random weights is coarse).
+    assert merged_err < 1e-4 and merged_err * 5 < original_err, (merged_err, original_err)
 
 
 def test_state_files_and_exports_get_the_usual_permissions(trained_run, tmp_path):

@@ -27,6 +27,7 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label
 from textual.worker import Worker, WorkerState
 
+from engine.console import quantization_words, stopped_line
 from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
 
 from ..messages import EngineEvent, TrainingEnded
@@ -111,7 +112,7 @@ class TrainScreen(Notifying, Screen):
         else:
             cfg = self.app.state.config
             steps = f"{cfg.training.max_steps} steps" if cfg.training.max_steps else f"{cfg.training.epochs:g} epoch(s)"
-            state.update(Text(f"ready: {steps}, {cfg.model.quantization}", style="dim"))
+            state.update(Text(f"ready: {steps}, {quantization_words(cfg.model.quantization)}", style="dim"))
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
@@ -208,7 +209,7 @@ class TrainScreen(Notifying, Screen):
         if isinstance(e, RunStarted):
             self.started = e
             self.run_dir = e.run_dir
-        elif isinstance(e, CheckpointSaved):
+        elif isinstance(e, CheckpointSaved) and not e.stopping:  # a stop's checkpoint: the stop message names it
             self._notify(f"Checkpoint saved at step {e.step}", "information")
         elif isinstance(e, RunFinished):
             self.outcome = e
@@ -216,7 +217,7 @@ class TrainScreen(Notifying, Screen):
             self._notify(f"Training finished{loss}. Run saved in {self.run_dir or e.adapter_path}", "information")
         elif isinstance(e, RunStopped):
             self.outcome = e
-            self._notify(f"Training stopped at step {e.step}; checkpoint {e.checkpoint or 'none saved'}", "warning")
+            self._notify(stopped_line(e.step, e.checkpoint, "Training stopped"), "warning")
         elif isinstance(e, RunFailed):
             self.outcome = e
             self._notify(f"{e.error}" + (f"\nHint: {e.hint}" if e.hint else ""), "error")

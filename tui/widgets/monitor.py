@@ -17,10 +17,11 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 
+from engine.console import stopped_line
 from engine.events import (
     CheckpointSaved,
-    Event,
     EvalLogged,
+    Event,
     MessageLogged,
     RunFailed,
     RunFinished,
@@ -58,12 +59,14 @@ def describe(e: Event) -> tuple[str, str] | None:
     if isinstance(e, MessageLogged):
         return e.text, e.level
     if isinstance(e, CheckpointSaved):
+        if e.stopping:  # the stop line that follows names it: one message
+            return None
         return f"Checkpoint saved at step {e.step}: {e.path}", "info"
     if isinstance(e, RunFinished):
         loss = f", final loss {e.final_loss:.4f}" if e.final_loss is not None else ""
         return f"Finished at step {e.step} in {hms(e.elapsed)}{loss}. Adapter: {e.adapter_path}", "info"
     if isinstance(e, RunStopped):
-        return f"Stopped at step {e.step}; checkpoint {e.checkpoint or 'none'}", "warning"
+        return stopped_line(e.step, e.checkpoint), "warning"
     if isinstance(e, RunFailed):
         return f"Failed: {e.error}" + (f"\nHint: {e.hint}" if e.hint else ""), "error"
     return None
