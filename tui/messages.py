@@ -23,8 +23,8 @@ class TrainingEnded(Message):
         self.result = result
 
 
-class ConfigChanged(Message):
-    """The shared config was edited (screens refresh what depends on it)."""
+class TrainingOver(Message):
+    """The Train screen is done with its run (ended, or its worker crashed); bubbles to the App."""
 
 
 # -- Playground (tui/screens/playground.py): posted from its worker threads ----------------------------

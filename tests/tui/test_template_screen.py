@@ -7,6 +7,8 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
+from tui_helpers import text
 
 from engine.config import Config
 from engine.data import load_dataset
@@ -14,8 +16,6 @@ from engine.model import load_tokenizer
 from engine.tokenize import encode_row
 from tui.app import TuneDeckApp
 from tui.state import AppState
-import tui_helpers
-from tui_helpers import text
 
 until = partial(tui_helpers.until, timeout=30.0)
 

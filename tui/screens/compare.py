@@ -112,7 +112,7 @@ class CompareScreen(Screen):
     def _draw(self) -> None:
         series = []
         legend = Text()
-        for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories)):
+        for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories, strict=False)):
             color = PALETTE[i % len(PALETTE)]
             xs, ys = (h.eval_steps, h.eval_loss) if self.eval else (h.steps, h.loss)
             series.append((xs, ys, color))

@@ -358,7 +358,7 @@ class DataScreen(Screen):
         if new_columns or len(table.columns) != len(self.columns) + 1 or current is None or current.width < number_width:
             table.clear(columns=True)
             table.add_column("#", key="#", width=number_width)
-            for c, w in zip(self.columns, self._column_widths(number_width)):
+            for c, w in zip(self.columns, self._column_widths(number_width), strict=False):
                 table.add_column(Text(c, style="bold", no_wrap=True, overflow="ellipsis"), key=c, width=w)
         else:
             table.clear()
@@ -411,7 +411,7 @@ class DataScreen(Screen):
         if spare > 0:  # share what is left in proportion to what each column would like
             want = [max(0, n - MIN_CELL) for n in natural]
             total = sum(want) or 1
-            widths = [w + spare * x // total for w, x in zip(widths, want)]
+            widths = [w + spare * x // total for w, x in zip(widths, want, strict=False)]
         return widths
 
     def on_resize(self) -> None:

@@ -30,10 +30,9 @@ from engine.follow import MetricsTail, run_state
 from ..widgets.confirm import Confirm
 from ..widgets.monitor import RunMonitor
 from ..widgets.nav import NavTabs
+from ..widgets.run_status import STATE_STYLE
 
 POLL_S = 0.5  # how often the metrics file and the status are read
-STATE_STYLE = {"running": "bold green", "finished": "green", "stopped": "yellow", "failed": "bold red",
-               "killed": "bold red", "unknown": "dim"}
 
 
 class HistoryLoaded(Message):

@@ -29,7 +29,7 @@ from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
-from .run_view import STATE_STYLE
+from ..widgets.run_status import STATE_STYLE
 
 REFRESH_S = 2.0
 # Narrow terminals: the run name, data and model shrink first (an ellipsis marks the cut), then the
@@ -149,7 +149,7 @@ class RunsScreen(Screen):
                     table.add_column(c.label, width=widths[c.key], key=c.key)
             self._layout = layout
         keep = [i for i, c in enumerate(COLUMNS) if c.key in widths]
-        for s, cells in zip(self.summaries, rows):
+        for s, cells in zip(self.summaries, rows, strict=False):
             table.add_row(*(fit_cell(cells[i], widths[COLUMNS[i].key], middle=COLUMNS[i].key == "run")
                             for i in keep), key=s.name)
         self._shown = plain
@@ -250,9 +250,7 @@ class RunsScreen(Screen):
         if len(runs) < 2:
             self.notify("Mark two or more runs with space first.", severity="warning")
             return
-        from .compare import CompareScreen
-
-        self.app.push_screen(CompareScreen([s.path for s in reversed(runs)]))  # oldest first
+        self.app.open_compare([s.path for s in reversed(runs)])  # oldest first
 
     def action_delete(self) -> None:
         s = self.current()

@@ -27,12 +27,13 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label
 from textual.worker import Worker, WorkerState
 
-from engine.console import quantization_words, stopped_line
+from engine.console import quantization_words
 from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
 
-from ..messages import EngineEvent, TrainingEnded
+from ..messages import EngineEvent, TrainingEnded, TrainingOver
 from ..notify import Notifying
-from ..widgets.monitor import RunMonitor, hms
+from ..text import hms, stopped_line
+from ..widgets.monitor import RunMonitor
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 2
@@ -232,9 +233,7 @@ class TrainScreen(Notifying, Screen):
         self.monitor.redraw_if_dirty(force=True)
         self._update_controls()
         self.app.refresh_bindings()
-        ended = getattr(self.app, "training_ended", None)
-        if ended is not None:
-            ended()
+        self.post_message(TrainingOver())
 
     # -- drawing --------------------------------------------------------------------------------
     def _log(self, text: str, level: str = "info") -> None:

@@ -63,7 +63,7 @@ class History:
 
 def drawable(xs: list, ys: list, max_points: int) -> tuple[list, list]:
     """Finite points only, thinned to at most ``max_points`` (always keeping the last one)."""
-    pts = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    pts = [(x, y) for x, y in zip(xs, ys, strict=False) if y is not None and math.isfinite(y)]
     if len(pts) > max_points > 0:
         stride = math.ceil(len(pts) / max_points)
         pts = pts[::stride] + ([pts[-1]] if (len(pts) - 1) % stride else [])
