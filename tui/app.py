@@ -155,7 +155,6 @@ class TuneDeckApp(App):
     def config(self) -> Config:
         return self.state.config
 
-    @property
     def tokenizer(self):
         """The tokenizer for the configured model (cached). Call from a worker thread only."""
         from engine.model import load_tokenizer

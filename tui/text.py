@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import yaml
+
 from engine.errors import TuneDeckError
 
 # Control characters a random or half-trained model can emit would garble the terminal: show them as symbols.
@@ -57,3 +59,14 @@ def stopped_line(step: int, checkpoint: str | None, lead: str = "Stopped") -> st
     """The one message after a stop: where it stopped and the checkpoint it saved (no separate "saved" line)."""
     saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no checkpoint saved"
     return f"{lead} at step {step}; {saved}"
+
+
+def to_text(value) -> str:
+    """A config value as a text box shows it (and as ``--set`` takes it): YAML flow style for mappings and lists."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
+    return str(value)

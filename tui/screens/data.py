@@ -607,12 +607,11 @@ class DataScreen(Screen):
         self.table.focus()
 
     def _choose(self, path: str) -> None:
-        cfg = self.app.state.config.data
-        if path != str(cfg.path):
-            cfg.path = path
-            cfg.columns = {}  # a mapping is for one file's columns
-            cfg.format = "auto"
-            self.app.state.dirty = True
+        state = self.app.state
+        if path != str(state.config.data.path):
+            state.set_field("data.path", path)
+            state.set_field("data.columns", {})  # a mapping is for one file's columns
+            state.set_field("data.format", "auto")
         self.load(path)
 
     # -- column mapping ---------------------------------------------------------------------------
@@ -658,8 +657,8 @@ class DataScreen(Screen):
             self._update_info()
             return
         # Keep only what the user chose (plus the format when forced): detection fills the rest each time.
-        cfg.columns, cfg.format = mapping, fmt
-        self.app.state.dirty = True
+        self.app.state.set_field("data.columns", mapping)
+        self.app.state.set_field("data.format", fmt)
         self._detect(self.page_rows)
         self._fill_mapping_selects()
         self.status = "mapping applied"
@@ -668,9 +667,8 @@ class DataScreen(Screen):
 
     @on(Button.Pressed, "#map-clear")
     def clear_mapping(self) -> None:
-        cfg = self.app.state.config.data
-        cfg.columns, cfg.format = {}, "auto"
-        self.app.state.dirty = True
+        self.app.state.set_field("data.columns", {})
+        self.app.state.set_field("data.format", "auto")
         for role in ROLES:
             self.query_one(f"#map-{role}", Select).clear()
         self._detect(self.page_rows)
