@@ -50,9 +50,9 @@ def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
-def fmt_loss(loss: float | None) -> str:
-    """A loss with four decimals, or a dash when there is none (or it is not finite)."""
-    return "–" if loss is None or not math.isfinite(loss) else f"{loss:.4f}"
+def fmt_loss(loss: float | None, missing: str = "–") -> str:
+    """A loss with four decimals, or ``missing`` (a dash) when there is none (or it is not finite)."""
+    return missing if loss is None or not math.isfinite(loss) else f"{loss:.4f}"
 
 
 def stopped_line(step: int, checkpoint: str | None, lead: str = "Stopped") -> str:

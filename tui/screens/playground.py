@@ -40,7 +40,7 @@ from engine.errors import TuneDeckError
 from engine.runs import RunSummary, list_summaries, summarize_run
 
 from ..messages import PlaygroundLoaded, PlaygroundLoadProgress, PlaygroundRunsListed, ReplyChunk, ReplyEnded
-from ..notify import error_line, one_line
+from ..text import error_line, one_line, printable
 from ..widgets.fields import LateInput
 from ..widgets.nav import NavTabs
 
@@ -52,17 +52,6 @@ DEFAULT_MAX, DEFAULT_TEMP, DEFAULT_TOP_P = "128", "0.7", "0.9"
 ADAPTER = ""  # the checkpoint Select's value for the run's final adapter/
 
 END_REASONS = {"eos": "EOS", "stop_string": "stop string", "max_tokens": "max reached"}
-
-# Control characters a random or half-trained model can emit would garble the terminal: show them as symbols.
-_CONTROL = {i: chr(0x2400 + i) for i in range(32) if i not in (9, 10)}
-_CONTROL[127] = "\u2421"
-_CONTROL.update({i: "\ufffd" for i in range(0x80, 0xA0)})
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (other than newline and tab) replaced by visible symbols."""
-    return text.translate(_CONTROL)
-
 
 def parse_sampling(max_text: str, temp_text: str, top_p_text: str, greedy: bool) -> tuple[dict, dict[str, str]]:
     """Sampling settings from the form's text: (generate_stream kwargs, {field id: message} for the bad ones)."""

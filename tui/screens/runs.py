@@ -26,6 +26,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from engine import rundir
 from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
+from ..text import fmt_loss
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
@@ -48,15 +49,11 @@ class RunsListed(Message):
         self.summaries = summaries
 
 
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4f}"
-
-
 def row_cells(s: RunSummary, marked: bool) -> tuple:
     steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
     started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
     return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
-            Path(s.path).name, steps, _num(s.final_loss), _num(s.best_eval_loss), format_duration(s.duration_s),
+            Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
             s.model_short, s.dataset_short, started)
 
 
@@ -295,8 +292,3 @@ class RunsScreen(Screen):
         except Exception:
             return False
         return True
-
-
-def short_name(path: Path, width: int = 28) -> str:
-    name = Path(path).name
-    return name if len(name) <= width else name[: width - 1] + "…"

@@ -28,6 +28,7 @@ from engine.config import BUILTIN_TEMPLATES
 from engine.errors import TuneDeckError
 
 from .. import custom_template
+from ..text import error_line
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
 
@@ -35,13 +36,6 @@ _MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
 CUSTOM = "custom"
 CUSTOM_EXAMPLE = custom_template.FALLBACK
-
-
-def _error_line(e: BaseException) -> str:
-    if isinstance(e, TuneDeckError):
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
-    first = str(e).splitlines()[0][:160] if str(e) else ""
-    return f"{type(e).__name__}{': ' + first if first else ''}"
 
 
 class Prepared(Message):
@@ -188,7 +182,7 @@ class TemplateScreen(Screen):
 
                 tokenizer = load_tokenizer(self.app.state.config.model)
         except Exception as e:  # a one-line message; the app stays up
-            self.post_message(Prepared(key, None, None, None, _error_line(e)))
+            self.post_message(Prepared(key, None, None, None, error_line(e)))
             return
         self.post_message(Prepared(key, ds, info, tokenizer))
 
@@ -219,7 +213,7 @@ class TemplateScreen(Screen):
         try:
             sample = encode_row(self.ds[index], self.info, self.app.state.config.data, self.tokenizer)
         except Exception as e:
-            self.post_message(SampleReady(key, index, None, _error_line(e)))
+            self.post_message(SampleReady(key, index, None, error_line(e)))
             return
         self.post_message(SampleReady(key, index, sample, None))
 
@@ -310,7 +304,7 @@ class TemplateScreen(Screen):
                 s = encode_row(ds[i], info, cfg, tok)
             except Exception as e:
                 errors += 1
-                first_error = first_error or f"row {i + 1}: {_error_line(e)}"
+                first_error = first_error or f"row {i + 1}: {error_line(e)}"
                 continue
             truncated += s.truncated
             untrained += not s.trainable
