@@ -14,26 +14,18 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from engine.rundir import CONFIG_FILE, METRICS_FILE
 
+from ..messages import Compared
 from ..text import cut
 from ..widgets.charts import Chart, History
 from ..widgets.nav import NavTabs
 
 # 256-colour indices: plotext draws with them, rich writes the legend with the same ones.
 PALETTE = (51, 208, 46, 201, 226, 39, 196, 250)
-
-
-class Compared(Message):
-    def __init__(self, histories: list[History], table: list[tuple[str, list]], errors: list[str]) -> None:
-        super().__init__()
-        self.histories = histories
-        self.table = table
-        self.errors = errors
 
 
 def _show(v) -> str:

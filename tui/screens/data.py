@@ -22,7 +22,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Select, Static
@@ -30,6 +29,7 @@ from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Select,
 from engine.data import FORMATS, ROLES, detect_format
 from engine.errors import TuneDeckError
 
+from ..messages import CountProgress, LoadFailed, Opened, Page, SearchDone
 from ..widgets.data_table import RowWindow
 from ..widgets.fields import PathInput
 from ..widgets.nav import NavTabs
@@ -69,36 +69,6 @@ class DataFiles(DirectoryTree):
     def filter_paths(self, paths):
         return [p for p in paths if not p.name.startswith(".")
                 and (p.is_dir() or p.suffix.lower() in DATA_SUFFIXES)]
-
-
-class Opened(Message):
-    def __init__(self, source, rows: list[dict], columns: list[str]):
-        super().__init__()
-        self.source, self.rows, self.columns = source, rows, columns
-
-
-class Page(Message):
-    def __init__(self, source, seq: int, start: int, rows: list[dict], cursor: int, total: int | None):
-        super().__init__()
-        self.source, self.seq, self.start, self.rows, self.cursor, self.total = source, seq, start, rows, cursor, total
-
-
-class LoadFailed(Message):
-    def __init__(self, path: str, error: str):
-        super().__init__()
-        self.path, self.error = path, error
-
-
-class CountProgress(Message):
-    def __init__(self, source, rows: int, fraction: float, done: bool):
-        super().__init__()
-        self.source, self.rows, self.fraction, self.done = source, rows, fraction, done
-
-
-class SearchDone(Message):
-    def __init__(self, text: str, index: int | None, wrapped: bool):
-        super().__init__()
-        self.text, self.index, self.wrapped = text, index, wrapped
 
 
 def _one_line(e: BaseException, path: str) -> str:

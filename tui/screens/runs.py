@@ -19,13 +19,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from engine import rundir
 from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
+from ..messages import RunsListed
 from ..text import fmt_loss
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
@@ -40,13 +40,6 @@ COLUMNS = [Col("mark", ""), Col("status", "status"), Col("run", "run", max=40), 
            Col("data", "data", max=24), Col("started", "started")]
 FIT_STEPS = [("data", 16), ("model", 16), ("run", 30), ("started", None), ("data", None), ("run", 24),
              ("model", 14), ("run", 18), ("model", None), ("best", None), ("run", 12)]
-
-
-class RunsListed(Message):
-    def __init__(self, runs_dir: str, summaries: list[RunSummary]) -> None:
-        super().__init__()
-        self.runs_dir = runs_dir
-        self.summaries = summaries
 
 
 def row_cells(s: RunSummary, marked: bool) -> tuple:

@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, TextArea
 
@@ -28,6 +27,7 @@ from engine.config import BUILTIN_TEMPLATES
 from engine.errors import TuneDeckError
 
 from .. import custom_template
+from ..messages import Prepared, SampleReady, StatsReady
 from ..text import error_line
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
@@ -36,26 +36,6 @@ _MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
 CUSTOM = "custom"
 CUSTOM_EXAMPLE = custom_template.FALLBACK
-
-
-class Prepared(Message):
-    def __init__(self, key, ds, info, tokenizer, error: str | None = None):
-        super().__init__()
-        self.key, self.ds, self.info, self.tokenizer, self.error = key, ds, info, tokenizer, error
-
-
-class SampleReady(Message):
-    def __init__(self, key, index: int, sample, error: str | None):
-        super().__init__()
-        self.key, self.index, self.sample, self.error = key, index, sample, error
-
-
-class StatsReady(Message):
-    def __init__(self, key, checked: int, total: int, truncated: int, untrained: int, errors: int,
-                 first_error: str | None, done: bool):
-        super().__init__()
-        self.key, self.checked, self.total = key, checked, total
-        self.truncated, self.untrained, self.errors, self.first_error, self.done = truncated, untrained, errors, first_error, done
 
 
 class SampleScroll(VerticalScroll, inherit_bindings=False):
