@@ -141,7 +141,7 @@ def tui_against_headless(repeats: int = 2, steps: int = 150) -> tuple[float, flo
                              "output.runs_dir": str(tmp / "runs")})
     cfg_path = tmp / "bench.yaml"
     save_config(cfg, cfg_path)
-    cli = [sys.executable, "-m", "engine.cli"]
+    cli = [sys.executable, "-m", "tui.cli"]
     rates: dict[str, list[float]] = {"tui": [], "headless": []}
     for i in range(repeats):
         run_dir = tmp / f"tui-{i}"

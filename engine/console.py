@@ -1,14 +1,12 @@
-"""What ``tunedeck train`` prints: TuneDeck's own lines and progress, and nothing from the libraries.
+"""Library noise kept out of the user's terminal: :class:`LibraryLog`.
 
-On a terminal a rich progress bar (step/total, loss, tok/s, ETA) with the
-run's messages above it; when the output is not a terminal (a pipe, a log
-file, CI) one plain, unwrapped line per logged step. Library warnings
-(transformers' FutureWarnings and the like) and library log records never
-reach the terminal: :class:`LibraryLog` keeps them in the run's own
-``train.log``, and library progress bars ("Loading weights: 100%|...") are
-switched off while it is active::
+Library warnings (transformers' FutureWarnings and the like) and library log
+records never reach the terminal: :class:`LibraryLog` keeps them in the run's
+own ``train.log``, and library progress bars ("Loading weights: 100%|...") are
+switched off while it is active. What the command line draws (the progress
+view) lives above the engine, in tui/console.py::
 
-    view = ProgressView(Console(stderr=True), quiet=False)
+    view = ProgressView(Console(stderr=True), quiet=False)   # tui.console
     with LibraryLog() as libs:
         result = train(cfg, on_event=lambda e: (libs.on_event(e), view(e)))
 """
@@ -156,80 +154,3 @@ def _library_bars(enable: bool, previous: dict | None = None) -> dict:
 def quantization_words(quantization: str) -> str:
     """The user's words for ``model.quantization``: 4-bit, 8-bit, 16-bit (not the config value 'none')."""
     return {"4bit": "4-bit", "8bit": "8-bit", "none": "16-bit"}.get(quantization, quantization)
-
-
-def hms(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(max(0, seconds))
-    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-def stopped_line(step: int, checkpoint: str | None, lead: str = "Stopped") -> str:
-    """The one message after a stop: where it stopped and the checkpoint it saved (no separate "saved" line)."""
-    saved = f"checkpoint saved: {checkpoint}" if checkpoint else "no checkpoint saved"
-    return f"{lead} at step {step}; {saved}"
-
-
-class ProgressView:
-    """Draws training events: a rich progress bar on a terminal, one plain line per step otherwise.
-
-    ``quiet`` (``--quiet``) turns the bar off even on a terminal. ``TUNEDECK_PROGRESS=1`` forces the bar.
-    """
-
-    def __init__(self, console, quiet: bool = False):
-        self.console = console
-        self.bar = not quiet and (console.is_terminal or os.environ.get("TUNEDECK_PROGRESS") == "1")
-        if not console.is_terminal:
-            console.soft_wrap = True  # a log line is one line, however long
-        self.progress = None
-        self.task = None
-
-    def _out(self):
-        return self.progress.console if self.progress is not None else self.console
-
-    def __call__(self, event) -> None:
-        from .events import CheckpointSaved, EvalLogged, MessageLogged, RunStarted, StepLogged
-
-        out = self._out()
-        if isinstance(event, MessageLogged):
-            out.print(f"[dim]{event.text}[/]" if event.level == "info" else f"[yellow]{event.text}[/]", highlight=False)
-        elif isinstance(event, RunStarted):
-            quant = quantization_words(event.config.get("model", {}).get("quantization", ""))
-            out.print(f"Run {event.run_dir} on {event.device}, {quant}: {event.train_samples} samples, "
-                      f"{event.max_steps} steps, {event.trainable_params:,} trainable of {event.total_params:,} "
-                      f"parameters ({event.batching} batches)", highlight=False)
-            if self.bar:
-                self._start(event)
-        elif isinstance(event, StepLogged):
-            tps = f"{event.tokens_per_second:,.0f} tok/s" if event.tokens_per_second else "- tok/s"
-            if self.progress is not None and self.task is not None:
-                self.progress.update(self.task, completed=event.step, total=event.max_steps,
-                                     loss=f"loss {event.loss:.4f}", tps=tps, eta=f"ETA {hms(event.eta)}")
-            else:
-                out.print(f"step {event.step}/{event.max_steps}  loss {event.loss:.4f}  lr {event.learning_rate:.2e}  "
-                          f"{tps}  ETA {hms(event.eta)}", highlight=False)
-        elif isinstance(event, EvalLogged):
-            ppl = f"  perplexity {event.perplexity:.2f}" if event.perplexity else ""
-            if event.f1 is not None:
-                ppl = f"  exact match {event.exact_match:.1f}  F1 {event.f1:.1f}"
-            out.print(f"eval at step {event.step}: loss {event.eval_loss:.4f}{ppl}", highlight=False)
-        elif isinstance(event, CheckpointSaved) and not event.stopping:  # a stop's checkpoint: the stop line names it
-            out.print(f"[dim]checkpoint saved: {event.path}[/]", highlight=False)
-
-    def _start(self, event) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), TextColumn("step"), MofNCompleteColumn(),
-            TextColumn("{task.fields[loss]}"), TextColumn("{task.fields[tps]}"), TextColumn("{task.fields[eta]}"),
-            console=self.console, transient=False,
-        )
-        self.progress.start()
-        self.task = self.progress.add_task("train", total=event.max_steps, completed=event.resumed_from_step,
-                                           loss="loss -", tps="- tok/s", eta="ETA ?")
-
-    def close(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-            self.progress = None

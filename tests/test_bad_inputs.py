@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from engine import rundir
-from engine.cli import main
 from engine.config import Config, load_config, save_config
 from tests.test_train import QA, write_jsonl
+from tui.cli import main
 
 RESUME_FILES = ("adapter_model.safetensors", "adapter_config.json", "optimizer.pt", "scheduler.pt", "rng_state.pth")
 

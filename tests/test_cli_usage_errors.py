@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.cli import main
+from tui.cli import main
 
 
 @pytest.mark.parametrize("argv, says", [

@@ -1,4 +1,4 @@
-"""What `tunedeck train` prints (engine.console): no library noise, a bar on a terminal, a line a step otherwise;
+"""What `tunedeck train` prints (tui.console, engine.console): no library noise, a bar on a terminal, a line a step otherwise;
 the words it uses; the warm-up that never runs a step at learning rate 0; one message after a stop."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 
 
 def _train_args(tiny_model_dir: Path, run_dir: Path, steps: int = 3) -> list[str]:
-    return [sys.executable, "-m", "engine.cli", "train", "--config", str(ROOT / "sample_data" / "quickstart.yaml"),
+    return [sys.executable, "-m", "tui.cli", "train", "--config", str(ROOT / "sample_data" / "quickstart.yaml"),
             "--model", str(tiny_model_dir), "--data", str(QA), "--max-steps", str(steps), "--run-dir", str(run_dir),
             "--set", "model.quantization=4bit", "--set", "data.max_length=64", "--set", "training.batch_size=2",
             "--set", "data.val_split=0", "--set", "training.save_steps=100", "--set", "training.logging_steps=1",
@@ -146,9 +146,9 @@ def test_a_stop_reports_its_checkpoint_in_one_message(tiny_model_dir, tmp_path):
     from rich.console import Console
 
     from engine.config import load_config
-    from engine.console import ProgressView
     from engine.events import CheckpointSaved, RunStopped, StepLogged
     from engine.train import train
+    from tui.console import ProgressView
     from tui.widgets.monitor import describe
 
     cfg = load_config(None, {"model.name": str(tiny_model_dir), "model.quantization": "none", "data.path": str(QA),

@@ -109,7 +109,7 @@ def test_sharegpt_roles(shared):
 def test_sharegpt_tools_and_extra_roles(shared):
     ds, info = load(shared / "glaive_toolcall_en_demo.json")
     roles, raw_roles = set(), set()
-    for row, rec in zip(ds, records(ds, info)):
+    for row, rec in zip(ds, records(ds, info), strict=False):
         raw_roles.update(t["from"] for t in row["conversations"])
         roles.update(m["role"] for m in rec["messages"])
         if row["tools"].strip() not in ("", "[]"):

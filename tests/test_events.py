@@ -14,7 +14,7 @@ def test_metrics_jsonl_has_event_name_and_fields_at_top_level(tmp_path):
     w(EvalLogged(step=12, eval_loss=float("nan")))
     w(RunFailed(error="boom", hint="do x", step=12))
     w.close()
-    lines = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    lines = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     assert lines[0]["event"] == "step" and lines[0]["step"] == 12 and lines[0]["loss"] == 1.83
     assert lines[1]["eval_loss"] is None  # strict JSON: NaN becomes null
     events = list(read_events(tmp_path / "metrics.jsonl"))

@@ -77,7 +77,7 @@ def test_data_export_writes_one_line_per_kept_sample(trained_run, tmp_path):
     samples = [encode_row(row, info, cfg.data, tok) for row in raw]
     kept = [s for s in samples if s.num_trained > 0]
     assert len(lines) == len(kept) == stats.written == len(PAIRS) * 8
-    for line, sample in zip(lines, kept):
+    for line, sample in zip(lines, kept, strict=False):
         assert set(line) == {"prompt", "completion", "prompt_tokens", "completion_tokens", "truncated"}
         assert line["prompt"] + line["completion"] == sample.rendered.text
         assert line["prompt"] == sample.rendered.prompt

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
 from engine.config import QaConfig, load_config
 from engine.tasks.qa_data import load_examples
 from engine.tasks.qa_features import encode_examples, preview_windows
 from engine.tasks.qa_metrics import exact_match, f1, normalize_answer, squad_scores
 from engine.tasks.qa_postprocess import postprocess
+from tui.cli import main
 
 CONTEXT_A = "TuneDeck trains on a laptop. Press s on the Train screen to start training. Runs are kept in runs/."
 CONTEXT_B = "The Playground shows the base and tuned replies side by side. Ctrl+R looks for new runs."
@@ -167,7 +167,7 @@ def test_task_key_and_qa_defaults(tmp_path):
     lm = load_config(None)
     assert lm.task == "causal_lm" and "task" not in lm.to_dict() and "qa" not in lm.to_dict()  # LM configs unchanged
     assert load_config("sample_data/squad_quickstart.yaml").task == "extractive_qa"
-    from engine.cli import build_parser, overrides_from
+    from tui.cli import build_parser, overrides_from
 
     args = build_parser().parse_args(["train", "--config", "x.yaml", "--task", "extractive_qa"])
     assert overrides_from(args)[0] == "task=extractive_qa"

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from engine import rundir
-from engine.cli import main
 from engine.config import save_config
 from engine.events import MessageLogged, RunFailed, read_events
 from engine.train import train
 from tests.test_bad_inputs import base_config, snapshot
 from tests.test_train import QA, write_jsonl
+from tui.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def finished_run(project):
 
 def _cli(*argv) -> subprocess.Popen:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", *map(str, argv)], env=env,
+    return subprocess.Popen([sys.executable, "-m", "tui.cli", *map(str, argv)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -257,7 +257,7 @@ def test_a_checkpoint_without_optimizer_scheduler_or_rng_is_not_complete(finishe
 def test_an_uncached_hub_id_offline_fails_within_seconds(project, env):
     root, _ = project
     t0 = time.time()
-    done = subprocess.run([sys.executable, "-m", "engine.cli", "train", "--config", "good.yaml", "--model",
+    done = subprocess.run([sys.executable, "-m", "tui.cli", "train", "--config", "good.yaml", "--model",
                            "no-org/not-cached-model", "-q"], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT), **env})
     took = time.time() - t0

@@ -28,7 +28,7 @@ SAVE_STEPS = 10  # 24 rows in batches of 4: 6 steps an epoch, so checkpoints fal
 def _cli(*args: str) -> list[str]:
     if TUNEDECK.exists():
         return [str(TUNEDECK), *args]
-    return [sys.executable, "-m", "engine.cli", *args]
+    return [sys.executable, "-m", "tui.cli", *args]
 
 
 def _env() -> dict[str, str]:
@@ -110,7 +110,7 @@ def test_kill_9_then_resume_continues_steps_schedule_data_order_and_optimizer(re
 
     # `tunedeck train --resume RUN`, through the CLI's own entry point (in this process: a second interpreter
     # start costs more than the whole resumed run; the killed session above is the one that had to be separate).
-    from engine.cli import main
+    from tui.cli import main
 
     code = main(["train", "--resume", str(rd), "--quiet"])
     assert code == 0, capsys.readouterr().err[-2000:]

@@ -51,7 +51,7 @@ def test_first_page_before_count_small_chunks(tmp_path, monkeypatch):
     seen = []
     assert src.count(progress=lambda n, frac: seen.append((n, frac))) == 500
     assert seen[-1] == (500, 1.0) and len(seen) > 3
-    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[0] <= b[0] for a, b in zip(seen, seen[1:], strict=False))
     assert [r["answer"] for r in src.rows(250, 2)] == ["Answer 250.", "Answer 251."]
 
 

@@ -84,7 +84,7 @@ def test_config_diff_lists_changed_keys_in_order():
 
 
 def test_cli_runs_lists_a_finished_run(trained_run, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     assert main(["runs", "--runs-dir", str(trained_run.parent)]) == 0
     out = capsys.readouterr().out.splitlines()
@@ -94,14 +94,14 @@ def test_cli_runs_lists_a_finished_run(trained_run, capsys):
 
 
 def test_cli_runs_on_an_empty_folder(tmp_path, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     assert main(["runs", "--runs-dir", str(tmp_path)]) == 0
     assert "no runs" in capsys.readouterr().out
 
 
 def test_cli_generate_streams_the_tuned_answer(trained_run, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     code = main(["generate", "overfit", "--runs-dir", str(trained_run.parent), "--prompt", PAIRS[1]["question"],
                  "--greedy", "--max-new-tokens", "24"])
@@ -111,7 +111,7 @@ def test_cli_generate_streams_the_tuned_answer(trained_run, capsys):
 
 
 def test_cli_generate_on_a_missing_run_exits_2_with_one_line(tmp_path, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     code = main(["generate", "nope", "--runs-dir", str(tmp_path), "--prompt", "hi"])
     err = capsys.readouterr().err
@@ -120,7 +120,7 @@ def test_cli_generate_on_a_missing_run_exits_2_with_one_line(tmp_path, capsys):
 
 
 def test_cli_export_of_a_run_without_adapter_exits_2_naming_resume(tmp_path, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     rd = tmp_path / "runs" / "stopped-run"
     ckpt = rd / "checkpoints" / "checkpoint-4"
@@ -137,7 +137,7 @@ def test_cli_export_of_a_run_without_adapter_exits_2_naming_resume(tmp_path, cap
 
 
 def test_cli_eval_prints_loss_and_saves_report(trained_run, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     code = main(["eval", str(trained_run), "--max-samples", "2", "--generate-samples", "1", "--max-new-tokens", "12"])
     cap = capsys.readouterr()
@@ -151,7 +151,7 @@ def test_cli_killed_run_evaluates_generates_and_exports_from_its_newest_complete
     """No adapter/ (the process died): eval, generate and export take the newest complete checkpoint and say so."""
     import shutil
 
-    from engine.cli import main
+    from tui.cli import main
 
     rd = tmp_path / "runs" / "killed-run"
     shutil.copytree(trained_run, rd)

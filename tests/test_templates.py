@@ -74,8 +74,8 @@ def dec(tok, ids):
 
 
 def split_decode(tok, sample):
-    trained = [i for i, lab in zip(sample.input_ids, sample.labels) if lab != IGNORE_INDEX]
-    masked = [i for i, lab in zip(sample.input_ids, sample.labels) if lab == IGNORE_INDEX]
+    trained = [i for i, lab in zip(sample.input_ids, sample.labels, strict=False) if lab != IGNORE_INDEX]
+    masked = [i for i, lab in zip(sample.input_ids, sample.labels, strict=False) if lab == IGNORE_INDEX]
     return dec(tok, trained), dec(tok, masked)
 
 
@@ -86,7 +86,7 @@ def check_split(tok, rendered: Rendered, max_length=4096):
     assert trained == "".join(s.text for s in rendered.segments if s.trained)
     assert masked == "".join(s.text for s in rendered.segments if not s.trained)
     assert dec(tok, sample.input_ids) == rendered.text
-    assert sample.labels == [i if lab != IGNORE_INDEX else IGNORE_INDEX for i, lab in zip(sample.input_ids, sample.labels)]
+    assert sample.labels == [i if lab != IGNORE_INDEX else IGNORE_INDEX for i, lab in zip(sample.input_ids, sample.labels, strict=False)]
     assert not sample.truncated and sample.full_length == len(sample.input_ids)
     return sample
 

@@ -103,7 +103,7 @@ def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir):
             tmux("new-session", "-d", "-s", s, "-x", "100", "-y", "30", "-c", str(ROOT),
                  f"{TUNEDECK} attach --runs-dir {runs}; sleep 30")
         for s in sessions:
-            screen = wait_for(lambda: (t := tmux("capture-pane", "-p", "-t", s)) and "/400" in t and "running" in t and t, 60)
+            screen = wait_for(lambda s=s: (t := tmux("capture-pane", "-p", "-t", s)) and "/400" in t and "running" in t and t, 60)
             assert screen and run.name[:20] in screen, tmux("capture-pane", "-p", "-t", s)
         tmux("kill-session", "-t", sessions[0])  # one viewer goes away
         viewer = sessions[1]

@@ -189,7 +189,7 @@ def test_padding_free_batch_has_the_same_loss_as_padded(tiny_model_dir):
 
 
 def test_cli_bad_config_value_exits_2_with_one_line(capsys, tmp_path):
-    from engine.cli import main
+    from tui.cli import main
 
     code = main(["train", "--config", "sample_data/quickstart.yaml", "--set", "training.learning_rate=-1"])
     err = capsys.readouterr().err
@@ -198,7 +198,7 @@ def test_cli_bad_config_value_exits_2_with_one_line(capsys, tmp_path):
 
 
 def test_cli_trains_headless(tiny_model_dir, qa_file, tmp_path, capsys):
-    from engine.cli import main
+    from tui.cli import main
 
     run_dir = tmp_path / "myrun"
     code = main(["train", "--config", "sample_data/quickstart.yaml", "--model", str(tiny_model_dir), "--data", str(qa_file),
@@ -301,7 +301,7 @@ def test_completion_only_logits_give_the_models_own_loss_and_gradients(tiny_mode
         ours = completion_only_loss(model, batch)
         ours.backward()
         assert ours.item() == pytest.approx(own.item(), rel=1e-5)
-        for a, b in zip(own_grads, (p.grad for p in model.parameters() if p.requires_grad)):
+        for a, b in zip(own_grads, (p.grad for p in model.parameters() if p.requires_grad), strict=False):
             torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
         # Under gradient accumulation the sum is divided by the tokens of all micro-batches, as the model does.
         total = int((batch["labels"][:, 1:] != -100).sum()) * 3

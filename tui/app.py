@@ -26,6 +26,8 @@ from textual.binding import Binding
 
 from engine.config import Config, ConfigError, load_config
 
+from .messages import TrainingOver
+from .screens import SCREENS
 from .screens.config import PRESETS, ConfigScreen
 from .screens.data import DataScreen
 from .screens.playground import PlaygroundScreen
@@ -35,8 +37,6 @@ from .screens.train import TrainScreen
 from .state import AppState
 from .widgets.confirm import Confirm
 from .widgets.fields import leave_text_field
-
-SCREENS = ("data", "template", "config", "train", "runs", "playground")
 
 
 def _styled_at_birth(cls):
@@ -119,6 +119,12 @@ class TuneDeckApp(App):
             self.switch_mode("runs")
         self.push_screen(RunScreen(run_dir))
 
+    def open_compare(self, run_dirs: list[str | Path]) -> None:
+        """Overlay the loss curves of two or more runs (oldest first) on top of the Runs screen."""
+        from .screens.compare import CompareScreen
+
+        self.push_screen(CompareScreen(run_dirs))
+
     def open_eval(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
         from .screens.evaluate import EvalScreen
 
@@ -148,10 +154,6 @@ class TuneDeckApp(App):
     @property
     def config(self) -> Config:
         return self.state.config
-
-    @property
-    def config_valid(self) -> bool:
-        return not self.state.invalid
 
     def tokenizer(self):
         """The tokenizer for the configured model (cached). Call from a worker thread only."""
@@ -208,8 +210,8 @@ class TuneDeckApp(App):
 
         self.push_screen(Confirm("A run is training. Save a checkpoint, stop it and quit?", "Stop and quit"), answer)
 
-    def training_ended(self) -> None:
-        """Called by the Train screen when its run is over."""
+    def on_training_over(self, msg: TrainingOver) -> None:
+        """The Train screen's run is over (the screen posts it; it bubbles here)."""
         if self._quit_after_run or self.detached:
             self.exit()
 

@@ -1,4 +1,6 @@
-"""Messages that carry engine results from worker threads to the UI thread (via post_message)."""
+"""Messages that carry results from worker threads to the UI thread (via post_message), one section per feature.
+
+Workers never touch widgets: they post one of these, and the screen's handler (``on_<snake_name>``) draws."""
 
 from __future__ import annotations
 
@@ -23,8 +25,8 @@ class TrainingEnded(Message):
         self.result = result
 
 
-class ConfigChanged(Message):
-    """The shared config was edited (screens refresh what depends on it)."""
+class TrainingOver(Message):
+    """The Train screen is done with its run (ended, or its worker crashed); bubbles to the App."""
 
 
 # -- Playground (tui/screens/playground.py): posted from its worker threads ----------------------------
@@ -117,3 +119,85 @@ class ExportEnded(Message):
     def __init__(self, result: Any = None, error: str | None = None) -> None:
         super().__init__()
         self.result, self.error = result, error
+
+
+# -- Data screen (tui/screens/data.py): posted from its file-reading workers -----------------------
+
+
+class Opened(Message):
+    def __init__(self, source, rows: list[dict], columns: list[str]):
+        super().__init__()
+        self.source, self.rows, self.columns = source, rows, columns
+
+
+class Page(Message):
+    def __init__(self, source, seq: int, start: int, rows: list[dict], cursor: int, total: int | None):
+        super().__init__()
+        self.source, self.seq, self.start, self.rows, self.cursor, self.total = source, seq, start, rows, cursor, total
+
+
+class LoadFailed(Message):
+    def __init__(self, path: str, error: str):
+        super().__init__()
+        self.path, self.error = path, error
+
+
+class CountProgress(Message):
+    def __init__(self, source, rows: int, fraction: float, done: bool):
+        super().__init__()
+        self.source, self.rows, self.fraction, self.done = source, rows, fraction, done
+
+
+class SearchDone(Message):
+    def __init__(self, text: str, index: int | None, wrapped: bool):
+        super().__init__()
+        self.text, self.index, self.wrapped = text, index, wrapped
+
+
+# -- Template screen (tui/screens/template.py): posted from its preview workers --------------------
+
+
+class Prepared(Message):
+    def __init__(self, key, ds, info, tokenizer, error: str | None = None):
+        super().__init__()
+        self.key, self.ds, self.info, self.tokenizer, self.error = key, ds, info, tokenizer, error
+
+
+class SampleReady(Message):
+    def __init__(self, key, index: int, sample, error: str | None):
+        super().__init__()
+        self.key, self.index, self.sample, self.error = key, index, sample, error
+
+
+class StatsReady(Message):
+    def __init__(self, key, checked: int, total: int, truncated: int, untrained: int, errors: int,
+                 first_error: str | None, done: bool):
+        super().__init__()
+        self.key, self.checked, self.total = key, checked, total
+        self.truncated, self.untrained, self.errors, self.first_error, self.done = truncated, untrained, errors, first_error, done
+
+
+# -- Runs, run view and compare screens (tui/screens/runs.py, run_view.py, compare.py): posted from their readers ----
+
+
+class RunsListed(Message):
+    def __init__(self, runs_dir: str, summaries: list[Any]) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.summaries = summaries
+
+
+class HistoryLoaded(Message):
+    """The events already in the run's metrics.jsonl (read in a worker: a long run's file can be large)."""
+
+    def __init__(self, events: list) -> None:
+        super().__init__()
+        self.events = events
+
+
+class Compared(Message):
+    def __init__(self, histories: list[Any], table: list[tuple[str, list]], errors: list[str]) -> None:
+        super().__init__()
+        self.histories = histories
+        self.table = table
+        self.errors = errors

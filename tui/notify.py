@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from engine.errors import TuneDeckError
+from .text import error_line, one_line
 
-
-def one_line(text: object, limit: int = 300) -> str:
-    """The first non-empty line of an error message, cut to ``limit`` characters."""
-    line = next((ln.strip() for ln in str(text).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
-def error_line(e: BaseException) -> str:
-    """One line for an exception a worker caught: a TuneDeck error says what to do as it is; anything else
-    (a broken model folder, out of memory...) is named by its type, so the app stays up without a traceback."""
-    return one_line(str(e) if isinstance(e, TuneDeckError) else f"{type(e).__name__}: {e}")
+__all__ = ["Notifying", "error_line", "one_line"]
 
 
 class Notifying:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from tui_helpers import until
 
 import engine.train
 from engine.config import load_config
@@ -21,7 +22,6 @@ from engine.events import RunStarted, RunStopped, StepLogged
 from tui.app import TuneDeckApp, run_app
 from tui.state import AppState
 from tui.widgets.confirm import Confirm
-from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import shutil
 
-from textual.widgets import Select
-
 from run_fixtures import make_run
+from textual.widgets import Select
+from tui_helpers import Host, text
+
 from tui.screens.evaluate import EvalScreen
 from tui.screens.export import ExportScreen
-from tui_helpers import Host, text
 
 
 async def test_evaluate_a_stopped_run_from_its_newest_complete_checkpoint(tmp_path):

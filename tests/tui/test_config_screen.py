@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Button, Checkbox, Input, Select, TextArea
+from tui_helpers import text, until
 
 import engine.memory
 from engine.config import Config, field_specs, load_config
@@ -15,7 +16,6 @@ from tui.app import TuneDeckApp
 from tui.screens.config import MULTILINE, PRESETS, ConfigScreen, cli_command, widget_id
 from tui.state import AppState
 from tui.widgets.confirm import Confirm
-from tui_helpers import until, text
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from textual import events
+from tui_helpers import until
 
 from engine.config import Config
 from tui.app import TuneDeckApp
 from tui.state import AppState
-from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = (100, 30)

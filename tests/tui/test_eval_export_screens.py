@@ -12,13 +12,13 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
 from textual.widgets import DataTable, Input, ProgressBar
+from tui_helpers import Host, text
 
 from engine.config import Config, load_config
 from tui.screens.evaluate import EvalScreen, prompt_gist
 from tui.screens.export import ExportScreen, default_output
-import tui_helpers
-from tui_helpers import Host, text
 
 until = partial(tui_helpers.until, timeout=120.0)
 
@@ -318,7 +318,7 @@ async def test_data_export_from_the_screen_writes_every_sample(real_run, tmp_pat
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert len(lines) == ROWS  # train and validation rows, none dropped
     questions = [json.loads(line)["question"] for line in QA.read_text(encoding="utf-8").splitlines()[:ROWS]]
-    assert all(q in line["prompt"] for q, line in zip(questions, lines))
+    assert all(q in line["prompt"] for q, line in zip(questions, lines, strict=False))
 
 
 async def test_non_empty_targets_are_refused_and_left_untouched(tmp_path):

@@ -4,15 +4,15 @@ Template shows t and e, Data shows n, and what a footer leaves out is in the com
 from __future__ import annotations
 
 import pytest
+from run_fixtures import make_run
 from textual.widgets import Footer
 from textual.widgets._footer import FooterKey
+from tui_helpers import until
 
 from engine.config import load_config
-from run_fixtures import make_run
 from tui.app import SCREENS, TuneDeckApp
 from tui.screens.run_view import RunScreen
 from tui.state import AppState
-from tui_helpers import until
 
 MUST_SHOW = {"data": {"slash", "n", "g", "m", "o", "b"}, "template": {"n", "p", "r", "g", "v", "t", "e"},
              "runs": {"space", "c", "d", "r", "e", "E", "p"}, "train": {"s", "x", "k"}}

@@ -7,12 +7,12 @@ from pathlib import Path
 
 from textual import events
 from textual.widgets import Input
+from tui_helpers import until
 
 from engine.config import load_config
 from tui.app import TuneDeckApp
 from tui.screens.config import widget_id
 from tui.state import AppState
-from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,15 +14,15 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
 from textual.widgets import Button, Input, Select
+from tui_helpers import text
 
 from engine.config import load_config
 from tests.test_infer import PAIRS, overfit_config
 from tui.app import TuneDeckApp
 from tui.screens.playground import PlaygroundScreen, ReplyPane, parse_sampling, printable
 from tui.state import AppState
-import tui_helpers
-from tui_helpers import text
 
 until = partial(tui_helpers.until, timeout=90.0)
 

@@ -8,21 +8,21 @@ import threading
 from pathlib import Path
 
 import pytest
+from run_fixtures import append_steps, make_run
 from textual.widgets import DataTable
+from tui_helpers import text, until
 
 from engine import rundir
-from engine.cli import main as cli_main
 from engine.config import load_config
 from engine.events import RunStarted, StepLogged, read_events
 from tui.app import TuneDeckApp
+from tui.cli import main as cli_main
 from tui.screens.compare import CompareScreen
 from tui.screens.run_view import RunScreen
 from tui.screens.runs import RunsScreen
 from tui.screens.train import TrainScreen
 from tui.state import AppState
 from tui.widgets.confirm import Confirm
-from run_fixtures import append_steps, make_run
-from tui_helpers import text, until
 
 ROOT = Path(__file__).resolve().parents[2]
 

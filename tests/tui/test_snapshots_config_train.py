@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input, Static
+from tui_helpers import until
 
 import engine.memory
 from engine.config import load_config
@@ -19,7 +20,6 @@ from engine.events import CheckpointSaved, EvalLogged, MessageLogged, RunFinishe
 from tui.app import TuneDeckApp
 from tui.screens.config import widget_id
 from tui.state import AppState
-from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(100, 30), (80, 24)]

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import Input
+from tui_helpers import Host
 
 from tui.screens.evaluate import EvalScreen
 from tui.screens.export import ExportScreen
-from tui_helpers import Host
 
 SIZES = [(100, 30), (80, 24)]
 RUN = "20250101-000000-demo"
@@ -39,13 +39,13 @@ SAMPLES = [
 
 def report(split: str = "validation", note: str = "") -> dict:
     tokens = [18, 14, 11, 15, 9, 13]
-    loss = sum(s[3] * t for s, t in zip(SAMPLES, tokens)) / sum(tokens)
+    loss = sum(s[3] * t for s, t in zip(SAMPLES, tokens, strict=False)) / sum(tokens)
     return {
         "loss": round(loss, 6), "perplexity": math.exp(round(loss, 6)), "split": split, "num_samples": len(SAMPLES),
         "num_tokens": sum(tokens), "run_dir": f"runs/{RUN}", "adapter": f"runs/{RUN}/adapter", "created": 0.0,
         "note": note,
         "samples": [{"index": i, "prompt": f"### Question:\n{q}\n\n### Answer:\n", "reference": ref, "generated": gen,
-                     "loss": lo, "tokens": t} for i, ((q, ref, gen, lo), t) in enumerate(zip(SAMPLES, tokens))],
+                     "loss": lo, "tokens": t} for i, ((q, ref, gen, lo), t) in enumerate(zip(SAMPLES, tokens, strict=False))],
     }
 
 

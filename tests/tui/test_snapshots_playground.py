@@ -14,15 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from test_playground import train_tiny_run
 from textual.widgets import Input
+from tui_helpers import until
 
 from engine.config import load_config
-from test_playground import RUN_NAME, train_tiny_run
 from tui.app import TuneDeckApp
 from tui.messages import ReplyChunk, ReplyEnded
 from tui.screens.playground import PANES, Reply
 from tui.state import AppState
-from tui_helpers import until
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZES = [(100, 30), (80, 24)]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 
 import pytest
+from run_fixtures import make_run
+from tui_helpers import until
 
 from engine.config import load_config
 from tui.app import TuneDeckApp
 from tui.screens.compare import CompareScreen
 from tui.screens.run_view import RunScreen
 from tui.state import AppState
-from run_fixtures import make_run
-from tui_helpers import until
 
 SIZES = [(100, 30), (80, 24)]
 

@@ -7,6 +7,9 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
+from textual.widgets import Input
+from tui_helpers import text
 
 from engine.config import Config
 from engine.data import load_dataset
@@ -14,8 +17,6 @@ from engine.model import load_tokenizer
 from engine.tokenize import encode_row
 from tui.app import TuneDeckApp
 from tui.state import AppState
-import tui_helpers
-from tui_helpers import text
 
 until = partial(tui_helpers.until, timeout=30.0)
 
@@ -142,7 +143,7 @@ async def test_truncation_marker_and_dataset_counts(tiny_model_dir):
 
         maxlen.value = "0"
         await pilot.pause(0.2)
-        assert "must be a whole number > 0" in text(screen, "#tpl-valid")
+        assert "data.max_length: must be > 0, got 0" in text(screen, "#tpl-valid")  # the config's own rule
         assert app.state.config.data.max_length == 40 and "data.max_length" in app.state.invalid
 
 
@@ -235,3 +236,23 @@ async def test_edit_on_chat_data_says_why_and_keeps_the_template(tiny_model_dir,
         assert app.state.config.data.template == "chatml" and screen.query_one("#tpl").value == "chatml"
         assert screen.query_one("#tpl-custom").has_class("hidden") and not app.state.invalid
         assert any("this data is sharegpt; use template chatml or tokenizer" in n.message for n in app._notifications)
+
+
+async def test_max_length_from_this_screen_runs_the_rules_between_fields(tiny_model_dir):
+    """One writer: data.max_length typed here goes through app.state.set_field, so the cross-field rule
+    (training.max_tokens_per_batch >= data.max_length) is checked, as on the Config screen and the CLI."""
+    app = make_app(tiny_model_dir)
+    app.state.config.training.max_tokens_per_batch = 600
+    async with app.run_test(size=SIZE) as pilot:
+        screen = app.screen
+        await ready(pilot, screen)
+        assert not app.state.invalid and not app.state.dirty
+        screen.query_one("#tpl-maxlen", Input).value = "800"
+        await until(pilot, lambda: "training.max_tokens_per_batch" in app.state.invalid, what="cross-field error")
+        assert app.state.config.data.max_length == 800 and app.state.dirty  # stored: the rule names the other field
+        assert "must be >= data.max_length (800)" in app.state.invalid["training.max_tokens_per_batch"]
+        assert "training.max_tokens_per_batch" in text(screen, "#tpl-valid")
+        assert "training.max_tokens_per_batch" in (app.config_problem() or "")  # Start stays off
+        screen.query_one("#tpl-maxlen", Input).value = "500"
+        await until(pilot, lambda: not app.state.invalid, what="rule satisfied again")
+        assert app.state.config.data.max_length == 500

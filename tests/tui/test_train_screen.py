@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from functools import partial
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
 from textual.widgets import Button, Input
+from tui_helpers import text
 
 import engine.train
 from engine.config import load_config
@@ -26,8 +28,6 @@ from tui.app import TuneDeckApp
 from tui.screens.train import TrainScreen, hms
 from tui.state import AppState
 from tui.widgets.charts import TrainingCharts, drawable, nice_int_ticks
-import tui_helpers
-from tui_helpers import text
 
 until = partial(tui_helpers.until, timeout=60.0)
 

@@ -6,15 +6,15 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import tui_helpers
 from textual.widgets import RichLog
+from tui_helpers import text
 
 import engine.train
-import tui_helpers
 from engine.config import load_config
 from engine.events import CheckpointSaved, MessageLogged, RunStarted, RunStopped, StepLogged
 from tui.app import TuneDeckApp
 from tui.state import AppState
-from tui_helpers import text
 
 until = partial(tui_helpers.until, timeout=60.0)
 QA = Path(__file__).resolve().parents[2] / "sample_data" / "tunedeck_qa.jsonl"

@@ -14,23 +14,18 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
+from engine.rundir import CONFIG_FILE, METRICS_FILE
+
+from ..messages import Compared
+from ..text import cut
 from ..widgets.charts import Chart, History
 from ..widgets.nav import NavTabs
 
 # 256-colour indices: plotext draws with them, rich writes the legend with the same ones.
 PALETTE = (51, 208, 46, 201, 226, 39, 196, 250)
-
-
-class Compared(Message):
-    def __init__(self, histories: list[History], table: list[tuple[str, list]], errors: list[str]) -> None:
-        super().__init__()
-        self.histories = histories
-        self.table = table
-        self.errors = errors
 
 
 def _show(v) -> str:
@@ -72,20 +67,14 @@ class CompareScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _load(self) -> None:
         from engine.config import load_config
-        from engine.events import EvalLogged, StepLogged, read_events
+        from engine.events import read_events
         from engine.runs import config_table
 
         histories, configs, errors = [], [], []
         for rd in self.run_dirs:
-            h = History()
-            for e in read_events(rd / "metrics.jsonl"):
-                if isinstance(e, StepLogged):
-                    h.add_step(e)
-                elif isinstance(e, EvalLogged):
-                    h.add_eval(e)
-            histories.append(h)
+            histories.append(History.from_events(read_events(rd / METRICS_FILE)))
             try:
-                configs.append(load_config(rd / "config.yaml"))
+                configs.append(load_config(rd / CONFIG_FILE))
             except Exception as e:  # a hand-edited config that no longer loads: say so, compare the rest
                 errors.append(f"{rd.name}: {e}")
         table = config_table(configs) if len(configs) == len(self.run_dirs) else []
@@ -98,7 +87,7 @@ class CompareScreen(Screen):
         table.clear(columns=True)
         table.add_column("setting")
         for i, rd in enumerate(self.run_dirs):
-            table.add_column(Text(_label(rd), style=f"bold color({PALETTE[i % len(PALETTE)]})"))
+            table.add_column(Text(cut(rd.name, 30), style=f"bold color({PALETTE[i % len(PALETTE)]})"))
         for key, values in self.diff:
             table.add_row(key, *(_show(v) for v in values))
         title = self.query_one("#cmp-diff-title", Label)
@@ -112,7 +101,7 @@ class CompareScreen(Screen):
     def _draw(self) -> None:
         series = []
         legend = Text()
-        for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories)):
+        for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories, strict=False)):
             color = PALETTE[i % len(PALETTE)]
             xs, ys = (h.eval_steps, h.eval_loss) if self.eval else (h.steps, h.loss)
             series.append((xs, ys, color))
@@ -120,7 +109,7 @@ class CompareScreen(Screen):
                 legend.append("  ")
             legend.append("■ ", style=f"color({color})")
             last = next((y for y in reversed(ys) if y == y), None)
-            legend.append(_label(rd) + (f" {last:.3f}" if last is not None else " (no points)"))
+            legend.append(cut(rd.name, 30) + (f" {last:.3f}" if last is not None else " (no points)"))
         self.query_one("#cmp-chart", Chart).show("eval loss" if self.eval else "training loss", series)
         self.query_one("#cmp-legend", Static).update(legend)
 
@@ -130,8 +119,3 @@ class CompareScreen(Screen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
-
-
-def _label(rd: Path, width: int = 30) -> str:
-    name = rd.name
-    return name if len(name) <= width else name[: width - 1] + "…"

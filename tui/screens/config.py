@@ -3,9 +3,9 @@
 The form is generated from engine.config.field_specs() (a Select for fields
 with choices, a Checkbox for booleans, an Input for the rest), one line per
 field so that most of it fits at 80x24. Every edit is checked with
-engine.config.coerce_field, the validator the CLI uses: a field in error shows
-its message beside it, is listed in ``app.state.invalid`` and keeps Start
-disabled everywhere. The config itself only ever holds valid values.
+``app.state.set_field`` (tui/state.py), the one writer, with the validator the
+CLI uses: a field in error shows its message beside it, is listed in
+``app.state.invalid`` and keeps Start disabled everywhere. The config itself only ever holds valid values.
 
 Keys: Tab/Shift+Tab move between fields, Ctrl+S save, Ctrl+O load, Ctrl+T
 start training, F8/F9/F10 presets, F12 copy the `tunedeck train` command,
@@ -17,7 +17,6 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import yaml
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -26,8 +25,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static, TextArea
 
-from engine.config import Config, ConfigError, FieldSpec, coerce_field, config_from_dict, field_specs, load_config, save_config
+from engine.config import Config, ConfigError, FieldSpec, field_specs, load_config, save_config
 
+from ..text import to_text
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
 
@@ -63,16 +63,6 @@ def widget_id(path: str) -> str:
 
 def path_of(widget_id_: str) -> str:
     return widget_id_.removeprefix("f-").replace("--", ".")
-
-
-def to_text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (dict, list)):
-        return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip()
-    return str(value)
 
 
 def yes_no(value) -> str:
@@ -117,8 +107,6 @@ class ConfigScreen(Screen):
     def __init__(self):
         super().__init__()
         self._syncing = 0
-        self._cross: dict[str, str] = {}  # errors between fields, also in app.state.invalid
-        self._field_errors: set[str] = set()  # fields this form marked invalid
         self._base_cache: tuple[Path, float, Config] | None = None
 
     # -- layout -----------------------------------------------------------------------------------
@@ -183,7 +171,7 @@ class ConfigScreen(Screen):
         self._syncing += 1
         try:
             for spec in SPECS.values():
-                if spec.path in self._field_errors:
+                if spec.path in self.app.state.field_errors:
                     continue  # keep what the user typed, with its message
                 w = self.query_one("#" + widget_id(spec.path))
                 value = cfg.get(spec.path)
@@ -209,42 +197,12 @@ class ConfigScreen(Screen):
 
     def set_field(self, path: str, raw) -> None:
         """Check and store one field's value as typed (the same check as --set on the command line)."""
-        state = self.app.state
-        try:
-            value = coerce_field(path, raw)
-        except ConfigError as e:
-            msg = e.errors[0][1]
-            if isinstance(raw, str) and not raw.strip():
-                msg = f"needs a value (default {to_text(SPECS[path].default)})"
-            state.invalid[path] = msg
-            self._field_errors.add(path)
-        else:
-            section, key = path.split(".")
-            changed = getattr(getattr(state.config, section), key) != value
-            if changed:
-                setattr(getattr(state.config, section), key, value)
-                state.dirty = True
-            # Another screen may have judged this same value (the Template screen checks a custom
-            # template against the data's columns): its verdict stands until the value changes.
-            if changed or path in self._field_errors:
-                state.invalid.pop(path, None)
-            self._field_errors.discard(path)
+        self.app.state.set_field(path, raw)
         self._revalidate()
 
     def _revalidate(self) -> None:
-        """Re-run the checks between fields, then redraw messages, the command line and the estimate."""
+        """Redraw the fields' messages (field and cross-field rules, from app.state), the command line and the estimate."""
         state = self.app.state
-        for path, msg in self._cross.items():
-            if state.invalid.get(path) == msg:
-                del state.invalid[path]
-        self._cross = {}
-        try:
-            config_from_dict(state.config.to_dict())
-        except ConfigError as e:
-            for path, msg in e.errors:
-                if path not in state.invalid:
-                    self._cross[path] = msg
-                    state.invalid[path] = msg
         for spec in SPECS.values():
             msg = state.invalid.get(spec.path)
             err = self.query_one("#" + widget_id(spec.path) + "-err", Static)
@@ -349,12 +307,7 @@ class ConfigScreen(Screen):
         cfg = self.app.state.config
         changed = [p for p, v in values.items() if cfg.get(p) != v]
         for path, value in values.items():
-            section, name = path.split(".")
-            setattr(getattr(cfg, section), name, value)
-            self.app.state.invalid.pop(path, None)
-            self._field_errors.discard(path)
-        if changed:
-            self.app.state.dirty = True
+            self.app.state.set_field(path, value)
         self.sync_from_config()
         self.notify(f"{len(changed)} field(s) changed" + (": " + ", ".join(changed) if changed else ""),
                     title=f"Preset: {label}")
@@ -390,7 +343,7 @@ class ConfigScreen(Screen):
         except OSError as e:
             self.notify(f"Cannot save {path}: {e.strerror or e}", severity="error")
             return
-        state.config_path, state.dirty = path, False
+        state.saved(path)
         self._revalidate()
         self.notify(f"Saved {path}")
 
@@ -409,9 +362,6 @@ class ConfigScreen(Screen):
         self._load(cfg, path)
 
     def _load(self, cfg: Config, path: Path) -> None:
-        state = self.app.state
-        state.config, state.config_path, state.dirty = cfg, path, False
-        state.invalid.clear()
-        self._cross, self._field_errors = {}, set()
+        self.app.state.replace_config(cfg, path)
         self.sync_from_config()
         self.notify(f"Loaded {path}")

@@ -13,7 +13,6 @@ browse folders.
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
@@ -21,115 +20,23 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.message import Message
+from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.suggester import Suggester
 from textual.widgets import Button, DirectoryTree, Footer, Input, Label, Select, Static
 
-from engine.data import FORMATS, ROLES, detect_format
+from engine.data import detect_format
 from engine.errors import TuneDeckError
 
-from ..widgets.data_table import RowWindow
+from ..messages import CountProgress, LoadFailed, Opened, Page, SearchDone
+from ..widgets.column_mapping import ColumnMapping, column_label
+from ..widgets.data_info import info_line
+from ..widgets.data_table import RowWindow, cell, column_widths, spread
 from ..widgets.fields import PathInput
 from ..widgets.nav import NavTabs
+from ..widgets.path_input import DataFiles, PathSuggester, browse_root, read_error, shown_path
 from ..widgets.sample_view import ERROR_KEY, row_text
 
-CELL_WIDTH = 60  # widest a column gets (characters)
-MIN_CELL = 8
 FIRST_ROWS = 60  # read with the file, before counting
-DATA_SUFFIXES = {".json", ".jsonl", ".ndjson", ".csv", ".tsv", ".parquet", ".pq"}
-
-
-class PathSuggester(Suggester):
-    """Completes file and folder names from the folder typed so far (Tab or → accepts)."""
-
-    def __init__(self) -> None:
-        super().__init__(use_cache=False, case_sensitive=True)
-
-    async def get_suggestion(self, value: str) -> str | None:
-        if not value:
-            return None
-        p = Path(value).expanduser()
-        folder, stem = (p, "") if value.endswith("/") else (p.parent, p.name)
-        try:
-            names = sorted(c.name + ("/" if c.is_dir() else "") for c in folder.iterdir()
-                           if c.name.startswith(stem) and not c.name.startswith(".")
-                           and (c.is_dir() or c.suffix.lower() in DATA_SUFFIXES or c.suffix.lower() == ".gz"))
-        except OSError:
-            return None
-        if not names:
-            return None
-        return value[: len(value) - len(stem)] + names[0]
-
-
-class DataFiles(DirectoryTree):
-    """A folder tree that lists only data files (and folders)."""
-
-    def filter_paths(self, paths):
-        return [p for p in paths if not p.name.startswith(".")
-                and (p.is_dir() or p.suffix.lower() in DATA_SUFFIXES)]
-
-
-class Opened(Message):
-    def __init__(self, source, rows: list[dict], columns: list[str]):
-        super().__init__()
-        self.source, self.rows, self.columns = source, rows, columns
-
-
-class Page(Message):
-    def __init__(self, source, seq: int, start: int, rows: list[dict], cursor: int, total: int | None):
-        super().__init__()
-        self.source, self.seq, self.start, self.rows, self.cursor, self.total = source, seq, start, rows, cursor, total
-
-
-class LoadFailed(Message):
-    def __init__(self, path: str, error: str):
-        super().__init__()
-        self.path, self.error = path, error
-
-
-class CountProgress(Message):
-    def __init__(self, source, rows: int, fraction: float, done: bool):
-        super().__init__()
-        self.source, self.rows, self.fraction, self.done = source, rows, fraction, done
-
-
-class SearchDone(Message):
-    def __init__(self, text: str, index: int | None, wrapped: bool):
-        super().__init__()
-        self.text, self.index, self.wrapped = text, index, wrapped
-
-
-def _one_line(e: BaseException, path: str) -> str:
-    if isinstance(e, TuneDeckError):
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
-    first = str(e).splitlines()[0][:160] if str(e) else ""
-    return f"{path}: cannot read ({type(e).__name__}{': ' + first if first else ''})"
-
-
-def _cell(value) -> Text:
-    if value is None:
-        return Text("∅", style="dim")
-    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
-        value = _turns(value)
-    elif not isinstance(value, str):
-        value = json.dumps(value, ensure_ascii=False, default=str)
-    value = " ".join(value.split())  # newlines and runs of spaces -> one space
-    if len(value) > CELL_WIDTH:
-        value = value[: CELL_WIDTH - 1] + "…"
-    return Text(value, no_wrap=True, overflow="ellipsis")
-
-
-def _turns(messages: list[dict]) -> str:
-    """A chat column in one line: "3 turns · user: … · assistant: …"."""
-    parts = []
-    for m in messages:
-        role = m.get("role") or m.get("from") or "?"
-        content = m.get("content", m.get("value"))
-        content = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
-        parts.append(f"{role}: {content}")
-    return f"{len(messages)} turn{'s' if len(messages) != 1 else ''} · " + " · ".join(parts)
 
 
 class DataScreen(Screen):
@@ -179,34 +86,14 @@ class DataScreen(Screen):
             yield RowWindow(id="rows")
             with VerticalScroll(id="detail"):
                 yield Static("", id="detail-text")
-            yield DataFiles(self._browse_root(), id="files", classes="hidden")
+            yield DataFiles(browse_root(self.app.state.config.data.path), id="files", classes="hidden")
         with Horizontal(id="search-bar", classes="hidden"):
             yield Label("Find", classes="data-label")
             yield Input(id="search", placeholder="text (Enter: next match, Esc: close)", compact=True)
             yield Label("Row", classes="data-label")
             yield Input(id="goto", placeholder="number", type="integer", compact=True)
-        with Vertical(id="mapping", classes="hidden"):
-            with Horizontal(classes="map-row"):
-                yield Label("Map columns · format", classes="map-label")
-                yield Select([(Text("auto"), "auto")] + [(Text(f), f) for f in FORMATS], value="auto",
-                             id="map-format", allow_blank=False, compact=True)
-                yield Button("Apply", id="map-apply", variant="primary", compact=True)
-                yield Button("Clear", id="map-clear", compact=True)
-            with Horizontal(classes="map-row"):
-                for role in ("instruction", "input", "output", "system"):
-                    yield Select([], prompt=f"{role}: –", id=f"map-{role}", compact=True)
-            with Horizontal(classes="map-row"):
-                for role in ("text", "messages", "conversations"):
-                    yield Select([], prompt=f"{role}: –", id=f"map-{role}", compact=True)
+        yield ColumnMapping(id="mapping", classes="hidden")
         yield Footer()
-
-    def _browse_root(self) -> Path:
-        """The folder of the current file, else sample_data/, else the working folder."""
-        parent = Path(str(self.app.state.config.data.path)).expanduser().parent
-        for folder in (parent, Path("sample_data")):
-            if str(folder) != "." and folder.is_dir():
-                return folder
-        return Path(".")
 
     def on_mount(self) -> None:
         self.load(str(self.app.state.config.data.path))
@@ -250,7 +137,7 @@ class DataScreen(Screen):
             rows = source.rows(0, FIRST_ROWS)
             columns = source.columns()
         except Exception as e:  # every failure becomes one line; the app stays up
-            self.post_message(LoadFailed(path, _one_line(e, path)))
+            self.post_message(LoadFailed(path, read_error(e, path)))
             return
         if cancel.is_set():
             return
@@ -268,7 +155,7 @@ class DataScreen(Screen):
         try:
             n = source.count(progress=progress, cancel=cancel)
         except Exception as e:
-            self.post_message(LoadFailed(path, _one_line(e, path)))
+            self.post_message(LoadFailed(path, read_error(e, path)))
             return
         if not cancel.is_set():
             self.post_message(CountProgress(source, n, 1.0, True))
@@ -317,38 +204,14 @@ class DataScreen(Screen):
             self.fmt, self.mapping, self.detect_error = None, {}, str(e)
 
     def _update_info(self) -> None:
-        cfg = self.app.state.config.data
-        t = Text(no_wrap=True, overflow="ellipsis")
         if self.source is None:
             return
-        if self.detect_error:
-            t.append("format ? ", style="bold red")
-        else:
-            how = "detected" if cfg.format == "auto" and not cfg.columns else "set"
-            t.append(str(self.fmt), style="bold green")
-            t.append(f" ({how}) · ", style="dim")
-        if self.counting is not None and self.total is None:
-            t.append(f"counting… {self.counting[0]:,} rows {self.counting[1]:.0%}", style="yellow")
-        elif self.total is not None:
-            t.append(f"{self.total:,} rows", style="bold")
-        if cfg.limit and self.total is not None and cfg.limit < self.total:
-            t.append(f" (training uses the first {cfg.limit:,})", style="yellow")
-        if self.page_rows:
-            t.append(f" · row {self._current_index() + 1:,}", style="cyan")
-        if self.status:
-            t.append(f" · {self.status}", style="bold cyan")
-        t.append(" · " + ", ".join(self._column_label(c) for c in self.columns), style="dim")
-        if self.detect_error:
-            t.append("\n")
-            short = self.detect_error
-            if "cannot detect the format" in short:
-                short = "format unknown: pick a column for the roles below, then Apply"
-            t.append("⚠ " + short, style="bold red")
-        self.query_one("#data-info", Static).update(t)
-
-    def _column_label(self, column: str) -> str:
-        roles = [r for r, c in self.mapping.items() if c == column]
-        return f"{column}→{'/'.join(roles)}" if roles and roles != [column] else column
+        cfg = self.app.state.config.data
+        self.query_one("#data-info", Static).update(info_line(
+            fmt=None if self.detect_error else str(self.fmt), detected=cfg.format == "auto" and not cfg.columns,
+            counting=self.counting, total=self.total, limit=cfg.limit,
+            row=self._current_index() + 1 if self.page_rows else None, status=self.status,
+            columns=[column_label(c, self.mapping) for c in self.columns], detect_error=self.detect_error))
 
     # -- the table --------------------------------------------------------------------------------
     def _fill_table(self, cursor: int = 0, new_columns: bool = False) -> None:
@@ -358,7 +221,7 @@ class DataScreen(Screen):
         if new_columns or len(table.columns) != len(self.columns) + 1 or current is None or current.width < number_width:
             table.clear(columns=True)
             table.add_column("#", key="#", width=number_width)
-            for c, w in zip(self.columns, self._column_widths(number_width)):
+            for c, w in zip(self.columns, self._column_widths(number_width), strict=False):
                 table.add_column(Text(c, style="bold", no_wrap=True, overflow="ellipsis"), key=c, width=w)
         else:
             table.clear()
@@ -368,7 +231,7 @@ class DataScreen(Screen):
             if ERROR_KEY in row:
                 table.add_row(number, *self._spread(row[ERROR_KEY]), key=str(index))
             else:
-                table.add_row(number, *[_cell(row.get(c)) for c in self.columns], key=str(index))
+                table.add_row(number, *[cell(row.get(c)) for c in self.columns], key=str(index))
         if self.page_rows:
             cursor = max(0, min(cursor, len(self.page_rows) - 1))
             table.move_cursor(row=cursor, animate=False)
@@ -377,42 +240,14 @@ class DataScreen(Screen):
         self._update_info()
 
     def _spread(self, message: str) -> list[Text]:
-        """An error message laid word by word across the table's columns, so it reads along the row."""
-        widths = [self.table.columns[k].width for k in list(self.table.columns)[1:]] or [len(message)]
-        words = message.split(" ")
-        cells = []
-        for i, w in enumerate(widths):
-            if i == len(widths) - 1:
-                piece, words = " ".join(words), []
-            else:
-                taken: list[str] = []
-                while words and len(" ".join(taken + [words[0]])) <= w:
-                    taken.append(words.pop(0))
-                if not taken and words:  # a word longer than the column: cut it
-                    taken, words[0] = [words[0][:w]], words[0][w:]
-                piece = " ".join(taken)
-            cells.append(Text(piece, style="bold red", no_wrap=True, overflow="ellipsis"))
-        return cells
+        return spread(message, [self.table.columns[k].width for k in list(self.table.columns)[1:]])
 
     def _column_widths(self, number_width: int) -> list[int]:
-        """Each column as wide as its content on this page (at most CELL_WIDTH), shrunk to fit the table."""
         if not self.columns:
             return []
         pad = 2 * self.table.cell_padding
         avail = (self.table.scrollable_content_region.width or 60) - number_width - pad - pad * len(self.columns)
-        natural = []
-        for c in self.columns:
-            lengths = [len(c)] + [len(_cell(r.get(c)).plain) for r in self.page_rows if ERROR_KEY not in r]
-            natural.append(max(MIN_CELL if len(c) < MIN_CELL else len(c), min(CELL_WIDTH, max(lengths))))
-        if sum(natural) <= avail:
-            return natural
-        widths = [MIN_CELL] * len(natural)
-        spare = avail - sum(widths)
-        if spare > 0:  # share what is left in proportion to what each column would like
-            want = [max(0, n - MIN_CELL) for n in natural]
-            total = sum(want) or 1
-            widths = [w + spare * x // total for w, x in zip(widths, want)]
-        return widths
+        return column_widths(self.columns, self.page_rows, avail, skip=ERROR_KEY)
 
     def on_resize(self) -> None:
         if self.source is not None and self.page_rows:
@@ -489,7 +324,7 @@ class DataScreen(Screen):
                 rows = source.rows(start, n)
             cursor = max(0, min(target - start, len(rows) - 1))
         except Exception as e:
-            self.post_message(LoadFailed(str(source.path), _one_line(e, str(source.path))))
+            self.post_message(LoadFailed(str(source.path), read_error(e, str(source.path))))
             return
         self.post_message(Page(source, seq, start, rows, cursor, source.num_rows))
 
@@ -591,11 +426,7 @@ class DataScreen(Screen):
     @on(DirectoryTree.FileSelected, "#files")
     def _file_selected(self, event: DirectoryTree.FileSelected) -> None:
         event.stop()
-        path = str(event.path)
-        try:
-            path = str(event.path.resolve().relative_to(Path.cwd()))
-        except ValueError:
-            pass
+        path = shown_path(event.path)
         self.query_one("#path", Input).value = path
         self._choose(path)
         self.action_browse()
@@ -607,12 +438,11 @@ class DataScreen(Screen):
         self.table.focus()
 
     def _choose(self, path: str) -> None:
-        cfg = self.app.state.config.data
-        if path != str(cfg.path):
-            cfg.path = path
-            cfg.columns = {}  # a mapping is for one file's columns
-            cfg.format = "auto"
-            self.app.state.dirty = True
+        state = self.app.state
+        if path != str(state.config.data.path):
+            state.set_field("data.path", path)
+            state.set_field("data.columns", {})  # a mapping is for one file's columns
+            state.set_field("data.format", "auto")
         self.load(path)
 
     # -- column mapping ---------------------------------------------------------------------------
@@ -628,27 +458,12 @@ class DataScreen(Screen):
             self.table.focus()
 
     def _fill_mapping_selects(self) -> None:
-        for role in ROLES:
-            sel = self.query_one(f"#map-{role}", Select)
-            sel.set_options([(Text(f"{role}: {c}"), c) for c in self.columns])
-            if role in self.mapping and self.mapping[role] in self.columns:
-                sel.value = self.mapping[role]
-        fmt = self.app.state.config.data.format
-        self.query_one("#map-format", Select).value = fmt if fmt in FORMATS else "auto"
-
-    def _chosen_mapping(self) -> dict[str, str]:
-        mapping = {}
-        for role in ROLES:
-            sel = self.query_one(f"#map-{role}", Select)
-            if not sel.is_blank():
-                mapping[role] = str(sel.value)
-        return mapping
+        self.query_one(ColumnMapping).fill(self.columns, self.mapping, self.app.state.config.data.format)
 
     @on(Button.Pressed, "#map-apply")
     def apply_mapping(self) -> None:
         cfg = self.app.state.config.data
-        mapping = self._chosen_mapping()
-        fmt = str(self.query_one("#map-format", Select).value)
+        mapping, fmt = self.query_one(ColumnMapping).chosen()
         rows = [r for r in self.page_rows if ERROR_KEY not in r][:5]
         try:
             found_fmt, found = detect_format(self.columns, rows, fmt, mapping, source=Path(str(cfg.path)).name)
@@ -658,8 +473,8 @@ class DataScreen(Screen):
             self._update_info()
             return
         # Keep only what the user chose (plus the format when forced): detection fills the rest each time.
-        cfg.columns, cfg.format = mapping, fmt
-        self.app.state.dirty = True
+        self.app.state.set_field("data.columns", mapping)
+        self.app.state.set_field("data.format", fmt)
         self._detect(self.page_rows)
         self._fill_mapping_selects()
         self.status = "mapping applied"
@@ -668,11 +483,9 @@ class DataScreen(Screen):
 
     @on(Button.Pressed, "#map-clear")
     def clear_mapping(self) -> None:
-        cfg = self.app.state.config.data
-        cfg.columns, cfg.format = {}, "auto"
-        self.app.state.dirty = True
-        for role in ROLES:
-            self.query_one(f"#map-{role}", Select).clear()
+        self.app.state.set_field("data.columns", {})
+        self.app.state.set_field("data.format", "auto")
+        self.query_one(ColumnMapping).clear()
         self._detect(self.page_rows)
         self._fill_mapping_selects()
         self.status = "mapping cleared"

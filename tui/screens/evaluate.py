@@ -40,6 +40,7 @@ from engine.evaluate import EVAL_FILE, EvalReport, EvalSample, load_report
 
 from ..messages import EvalEnded, EvalProgress
 from ..notify import Notifying, error_line
+from ..text import cut, fmt_loss, printable
 from ..widgets.checkpoint_pick import CheckpointPicker
 
 __all__ = ["EvalScreen"]
@@ -66,24 +67,8 @@ def prompt_gist(prompt: str) -> str:
     return _flat(lines[-1]) if lines else _flat(prompt)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-
-
-def printable(text: str | None) -> str:
-    """``text`` with control characters (a random model generates them) shown as U+FFFD."""
-    return _CONTROL.sub("\ufffd", text or "")
-
-
 def _flat(text: str | None) -> str:
     return " ".join(printable(text).split())
-
-
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
-def fmt_loss(loss: float | None) -> str:
-    return "–" if loss is None or not math.isfinite(loss) else f"{loss:.4f}"
 
 
 def summary_text(report: EvalReport) -> Text:
@@ -225,10 +210,10 @@ class EvalScreen(Notifying, Screen):
         if self.report is None:
             return
         for s in self.report.samples:
-            prompt = _cut(prompt_gist(s.prompt), wp)  # the question, not the template around it
-            gen = Text("(not generated)", style="dim") if s.generated is None else Text(_cut(_flat(s.generated), wg))
+            prompt = cut(prompt_gist(s.prompt), wp)  # the question, not the template around it
+            gen = Text("(not generated)", style="dim") if s.generated is None else Text(cut(_flat(s.generated), wg))
             table.add_row(Text(str(s.index), justify="right"), Text(fmt_loss(s.loss), justify="right"),
-                          Text(str(s.tokens), justify="right"), prompt, _cut(_flat(s.reference), wr), gen,
+                          Text(str(s.tokens), justify="right"), prompt, cut(_flat(s.reference), wr), gen,
                           key=str(s.index))
         self._apply_sort(keep_cursor=keep)
 
@@ -429,7 +414,7 @@ class EvalScreen(Notifying, Screen):
 
     def on_eval_progress(self, msg: EvalProgress) -> None:
         if msg.stage == "load":
-            self._set_state(Text(_cut(msg.text, 60) + "…", style="yellow"))
+            self._set_state(Text(cut(msg.text, 60) + "…", style="yellow"))
             return
         self.progress_seen.append((msg.stage, msg.done, msg.total))
         bar = self.query_one("#ev-progress", ProgressBar)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -31,113 +30,27 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Select, Static
 from textual.worker import Worker, WorkerState
 
 from engine.errors import TuneDeckError
 from engine.runs import RunSummary, list_summaries, summarize_run
 
 from ..messages import PlaygroundLoaded, PlaygroundLoadProgress, PlaygroundRunsListed, ReplyChunk, ReplyEnded
-from ..notify import error_line, one_line
+from ..text import error_line, one_line, printable
 from ..widgets.fields import LateInput
 from ..widgets.nav import NavTabs
+from ..widgets.prompt_view import sees_line
+from ..widgets.reply_pane import Reply, ReplyPane
+from ..widgets.run_picker import ADAPTER, RunPicker, default_checkpoint, same_path
+from ..widgets.sampling_form import SamplingForm, parse_sampling
 
 REDRAW_HZ = 10
 PANES = ("base", "tuned")
-MAX_NEW_TOKENS = 4096
-TEMPERATURE_MAX = 5.0
-DEFAULT_MAX, DEFAULT_TEMP, DEFAULT_TOP_P = "128", "0.7", "0.9"
-ADAPTER = ""  # the checkpoint Select's value for the run's final adapter/
 
-END_REASONS = {"eos": "EOS", "stop_string": "stop string", "max_tokens": "max reached"}
-
-# Control characters a random or half-trained model can emit would garble the terminal: show them as symbols.
-_CONTROL = {i: chr(0x2400 + i) for i in range(32) if i not in (9, 10)}
-_CONTROL[127] = "\u2421"
-_CONTROL.update({i: "\ufffd" for i in range(0x80, 0xA0)})
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (other than newline and tab) replaced by visible symbols."""
-    return text.translate(_CONTROL)
-
-
-def parse_sampling(max_text: str, temp_text: str, top_p_text: str, greedy: bool) -> tuple[dict, dict[str, str]]:
-    """Sampling settings from the form's text: (generate_stream kwargs, {field id: message} for the bad ones)."""
-    errors: dict[str, str] = {}
-    params: dict = {"greedy": greedy}
-    try:
-        n = int(max_text.strip())
-        if not 1 <= n <= MAX_NEW_TOKENS:
-            raise ValueError
-        params["max_new_tokens"] = n
-    except ValueError:
-        errors["pg-max"] = f"max new tokens: a whole number from 1 to {MAX_NEW_TOKENS}, got {max_text.strip()[:12]!r}"
-    if not greedy:  # greedy ignores both; they are greyed out
-        try:
-            t = float(temp_text.strip())
-            if not 0 <= t <= TEMPERATURE_MAX:  # also rejects nan
-                raise ValueError
-            params["temperature"] = t
-        except ValueError:
-            errors["pg-temp"] = f"temperature: a number from 0 to {TEMPERATURE_MAX:g}, got {temp_text.strip()[:12]!r}"
-        try:
-            p = float(top_p_text.strip())
-            if not 0 < p <= 1:
-                raise ValueError
-            params["top_p"] = p
-        except ValueError:
-            errors["pg-top-p"] = f"top-p: a number above 0 and at most 1, got {top_p_text.strip()[:12]!r}"
-    return params, errors
-
-
-def one_line_prompt(text: str) -> Text:
-    """A formatted prompt on one line: each newline shown as a dim ↵."""
-    out = Text(no_wrap=True, overflow="ellipsis", end="")
-    for i, part in enumerate(printable(text).split("\n")):
-        if i:
-            out.append("↵", style="dim")
-        out.append(part)
-    return out
-
-
-@dataclass
-class Reply:
-    """One pane's reply to the current prompt."""
-
-    text: str = ""
-    state: str = "idle"  # idle | queued | streaming | cancelling | done | cancelled | error
-    tokens: int = 0
-    seconds: float = 0.0
-    reason: str = ""
-    error: str = ""
-
-    @property
-    def active(self) -> bool:
-        return self.state in ("queued", "streaming", "cancelling")
-
-
-class ReplyPane(VerticalScroll):
-    """A bordered, scrollable reply; the title names the model, the subtitle says how generation went."""
-
-    def __init__(self, kind: str, title: str):
-        super().__init__(id=f"pane-{kind}", classes="reply-pane")
-        self.kind = kind
-        self.border_title = title
-
-    def compose(self) -> ComposeResult:
-        yield Static("", id=f"reply-{self.kind}", classes="reply")
-
-    def show(self, body: Text, subtitle: str) -> None:
-        at_end = self.scroll_y >= self.max_scroll_y - 1
-        self.query_one(Static).update(body)
-        self.border_subtitle = subtitle
-        if at_end:  # follow the text unless the user scrolled up to read
-            self.call_after_refresh(self.scroll_end, animate=False)
-
-
+__all__ = ["PANES", "PlaygroundScreen", "Reply", "ReplyPane", "parse_sampling", "printable"]
 class PlaygroundScreen(Screen):
     CSS_PATH = "playground.tcss"
     BINDINGS = [
@@ -176,21 +89,9 @@ class PlaygroundScreen(Screen):
     # -- layout ---------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield NavTabs("playground")
-        with Horizontal(id="pg-run-bar"):
-            yield Label("Run", classes="pg-label")
-            yield Select([], prompt="pick a run", id="pg-run", compact=True, tooltip="The run to load (Ctrl+R: look for new runs)")
-            yield Select([("final adapter", ADAPTER)], id="pg-ckpt", compact=True, allow_blank=False,
-                         tooltip="The final adapter, or one of the run's checkpoints")
+        yield RunPicker(id="pg-run-bar")
         yield Static("", id="pg-status")
-        with Horizontal(id="pg-sampling"):
-            yield Label("max", classes="pg-label")
-            yield Input(DEFAULT_MAX, id="pg-max", compact=True, tooltip=f"Max new tokens (1-{MAX_NEW_TOKENS})")
-            yield Label("temp", classes="pg-label")
-            yield Input(DEFAULT_TEMP, id="pg-temp", compact=True, tooltip="Temperature (0-5; 0 = greedy)")
-            yield Label("top-p", classes="pg-label")
-            yield Input(DEFAULT_TOP_P, id="pg-top-p", compact=True, tooltip="Nucleus sampling: keep the likeliest tokens up to this probability")
-            yield Checkbox("greedy", id="pg-greedy", compact=True, tooltip="F9: always the most likely token (same reply every time)")
-            yield Checkbox("raw", id="pg-raw", compact=True, tooltip="F8: send the text as typed, without the run's template")
+        yield SamplingForm(id="pg-sampling")
         yield Static("", id="pg-sampling-error")  # under the field in error (a blank spacer otherwise)
         with Horizontal(id="pg-prompt-bar"):
             yield LateInput(placeholder="Type a prompt; Enter sends", id="pg-prompt", compact=True)
@@ -227,7 +128,7 @@ class PlaygroundScreen(Screen):
         path = str(path)
         self._want = (path, checkpoint)
         known = self._summary(path)
-        ckpt = checkpoint if checkpoint is not None else (self._default_checkpoint(known) if known else ADAPTER)
+        ckpt = checkpoint if checkpoint is not None else (default_checkpoint(known) if known else ADAPTER)
         self._choose(path, ckpt)
         self.action_rescan()  # a run outside the runs folder, or one that just finished, joins the list
 
@@ -241,7 +142,7 @@ class PlaygroundScreen(Screen):
     def _scan(self, runs_dir: str, extra: str | None) -> None:
         try:
             found = list_summaries(runs_dir)
-            if extra and Path(extra).is_dir() and not any(_same(s.path, extra) for s in found):
+            if extra and Path(extra).is_dir() and not any(same_path(s.path, extra) for s in found):
                 found.insert(0, summarize_run(extra))
         except (TuneDeckError, OSError) as e:
             self.post_message(PlaygroundRunsListed([], error=one_line(str(e))))
@@ -253,19 +154,17 @@ class PlaygroundScreen(Screen):
         self.scan_error = msg.error
         self.all_runs = len(msg.summaries)
         self.runs = [s for s in msg.summaries if s.has_adapter or s.checkpoints]
-        run_select = self.query_one("#pg-run", Select)
-        with run_select.prevent(Select.Changed):
-            run_select.set_options([(self._run_label(s), str(s.path)) for s in self.runs])
+        self.query_one(RunPicker).set_runs(self.runs)
         if self._want is not None:
             path, ckpt = self._want
             self._want = None
             known = self._summary(path)
-            target = (path, ckpt if ckpt is not None else (self._default_checkpoint(known) if known else ADAPTER))
+            target = (path, ckpt if ckpt is not None else (default_checkpoint(known) if known else ADAPTER))
         elif self.selected is not None:
             target = self.selected
         else:  # first show: the newest run with an adapter, else the newest with a checkpoint
             first = next((s for s in self.runs if s.has_adapter), self.runs[0] if self.runs else None)
-            target = (str(first.path), self._default_checkpoint(first)) if first else None
+            target = (str(first.path), default_checkpoint(first)) if first else None
         if target is not None:
             # Coming back to the screen does not retry a run that failed to load; Ctrl+R or picking it does.
             self._choose(*target, load=target != self.failed_key or self._retry)
@@ -274,33 +173,12 @@ class PlaygroundScreen(Screen):
         self._update_controls()
 
     def _summary(self, path: str) -> RunSummary | None:
-        return next((s for s in self.runs if _same(s.path, path)), None)
-
-    @staticmethod
-    def _default_checkpoint(s: RunSummary) -> str:
-        return ADAPTER if s.has_adapter or not s.checkpoints else s.checkpoints[-1]
-
-    @staticmethod
-    def _run_label(s: RunSummary) -> str:
-        what = "" if s.has_adapter else f" · {len(s.checkpoints)} ckpt"
-        return f"{s.name} · {s.status}{what}"
+        return next((s for s in self.runs if same_path(s.path, path)), None)
 
     def _choose(self, path: str, checkpoint: str, load: bool = True) -> None:
         """Show (path, checkpoint) in the two Selects and load it unless it is loaded or loading already."""
         known = self._summary(path)
-        run_select = self.query_one("#pg-run", Select)
-        ckpt_select = self.query_one("#pg-ckpt", Select)
-        options = []
-        if known is None or known.has_adapter:
-            options.append(("final adapter", ADAPTER))
-        options += [(c, c) for c in reversed(known.checkpoints if known else [])]
-        if checkpoint not in [v for _, v in options]:
-            options.append((checkpoint, checkpoint))  # open_run named one the list does not know (yet)
-        with run_select.prevent(Select.Changed), ckpt_select.prevent(Select.Changed):
-            if known is not None:
-                run_select.value = str(known.path)
-            ckpt_select.set_options(options)
-            ckpt_select.value = checkpoint
+        self.query_one(RunPicker).show(known, checkpoint)
         key = (str(known.path) if known else path, checkpoint)
         self.selected = key
         if load and key != self.loaded_key and key != self.loading_key:
@@ -311,7 +189,7 @@ class PlaygroundScreen(Screen):
         if event.value is Select.NULL:
             return
         known = self._summary(str(event.value))
-        self._choose(str(event.value), self._default_checkpoint(known) if known else ADAPTER)
+        self._choose(str(event.value), default_checkpoint(known) if known else ADAPTER)
 
     @on(Select.Changed, "#pg-ckpt")
     def _checkpoint_picked(self, event: Select.Changed) -> None:
@@ -491,23 +369,7 @@ class PlaygroundScreen(Screen):
 
     # -- settings -------------------------------------------------------------------------------
     def _check_sampling(self) -> tuple[dict, dict[str, str]]:
-        """Validate the sampling fields, marking the bad ones and saying why beside them."""
-        value = lambda wid: self.query_one(f"#{wid}", Input).value  # noqa: E731
-        greedy = self.query_one("#pg-greedy", Checkbox).value
-        params, errors = parse_sampling(value("pg-max"), value("pg-temp"), value("pg-top-p"), greedy)
-        for wid in ("pg-max", "pg-temp", "pg-top-p"):
-            self.query_one(f"#{wid}", Input).set_class(wid in errors, "-invalid")
-        note = self.query_one("#pg-sampling-error", Static)
-        if errors:
-            wid, msg = next(iter(errors.items()))
-            bad = self.query_one(f"#{wid}", Input)
-            column = max(0, bad.region.x - self.region.x)  # 0 before the first layout
-            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-            note.update(Text.assemble(" " * column, (f"↑ {msg}{more}", "bold red")))
-        else:
-            note.update("")
-        note.tooltip = "\n".join(errors.values()) or None
-        return params, errors
+        return self.query_one(SamplingForm).check(self.query_one("#pg-sampling-error", Static))
 
     @on(Input.Changed, "#pg-max, #pg-temp, #pg-top-p")
     def _sampling_changed(self) -> None:
@@ -550,22 +412,8 @@ class PlaygroundScreen(Screen):
             return None
 
     def _update_sees(self) -> None:
-        sees = self.query_one("#pg-sees", Static)
         raw = self.query_one("#pg-raw", Checkbox).value
-        head = Text("model gets (raw) ▸ " if raw else "model gets ▸ ", style="dim")
-        formatted = self.formatted_prompt()
-        if formatted is None:
-            body = Text("the run's template is applied once the model has loaded", style="dim italic")
-        elif self.full_prompt:  # every line as it is, each newline marked so trailing ones show
-            body = Text()
-            for i, part in enumerate(printable(formatted).split("\n")):
-                if i:
-                    body.append("↵\n", style="dim")
-                body.append(part)
-        else:
-            body = one_line_prompt(formatted)
-        line = Text.assemble(head, body, no_wrap=not self.full_prompt, overflow="ellipsis", end="")
-        sees.update(line)
+        self.query_one("#pg-sees", Static).update(sees_line(self.formatted_prompt(), raw, self.full_prompt))
 
     def _update_status(self) -> None:
         status = self.query_one("#pg-status", Static)
@@ -607,16 +455,13 @@ class PlaygroundScreen(Screen):
                                        "checkpoint or its final adapter; come back with 6 or F7."))
         empty.display = no_runs
         self.query_one("#pg-replies").display = not no_runs
-        for picker in ("#pg-run", "#pg-ckpt"):
-            self.query_one(picker, Select).disabled = no_runs
+        self.query_one(RunPicker).disable(no_runs)
 
     def _update_controls(self) -> None:
         busy = any(r.active for r in self.replies.values())
         self.query_one("#pg-send", Button).disabled = busy
         self.query_one("#pg-cancel", Button).disabled = not busy
-        greedy = self.query_one("#pg-greedy", Checkbox).value
-        for wid in ("#pg-temp", "#pg-top-p"):
-            self.query_one(wid, Input).disabled = greedy
+        self.query_one(SamplingForm).grey_out()
         base_title = "Base model"
         if self.gen is not None:
             name = self.gen.cfg.model.name
@@ -632,36 +477,4 @@ class PlaygroundScreen(Screen):
         self._dirty.clear()
 
     def _draw_pane(self, pane: str) -> None:
-        reply = self.replies[pane]
-        body = Text(printable(reply.text))
-        if reply.state == "idle" and not reply.text:
-            body = Text("The reply streams here.", style="dim italic")
-        elif reply.state == "queued":
-            body = Text("Waiting for the model to load…", style="dim italic")
-        elif reply.state in ("streaming", "cancelling"):
-            body.append("▌", style="dim")
-        elif reply.state == "cancelled":
-            body.append(" ■ cancelled", style="bold yellow")
-        elif reply.state == "error":
-            body.append(("\n" if reply.text else "") + f"✗ {reply.error}", style="bold red")
-        tps = reply.tokens / reply.seconds if reply.seconds > 0 else 0.0
-        rate = (f" · {tps:.0f} tok/s" if tps >= 10 else f" · {tps:.1f} tok/s") if reply.tokens and tps else ""
-        subtitle = {
-            "idle": "",
-            "queued": "queued",
-            "streaming": f"streaming · {reply.tokens} tok",
-            "cancelling": "cancelling…",
-            "cancelled": f"cancelled · {reply.tokens} tok",
-            "error": "error",
-        }.get(reply.state)
-        if subtitle is None:  # done
-            why = END_REASONS.get(reply.reason, reply.reason)
-            subtitle = f"{reply.tokens} tok{rate} · {why}"
-        self.query_one(f"#pane-{pane}", ReplyPane).show(body, subtitle)
-
-
-def _same(a: str | Path, b: str | Path) -> bool:
-    try:
-        return Path(a).resolve() == Path(b).resolve()
-    except OSError:
-        return str(a) == str(b)
+        self.query_one(f"#pane-{pane}", ReplyPane).show_reply(self.replies[pane])

@@ -20,28 +20,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static, TabbedContent, TabPane
 
 from engine import rundir
 from engine.follow import MetricsTail, run_state
 
+from ..messages import HistoryLoaded
 from ..widgets.confirm import Confirm
 from ..widgets.monitor import RunMonitor
 from ..widgets.nav import NavTabs
+from ..widgets.run_status import STATE_STYLE
 
 POLL_S = 0.5  # how often the metrics file and the status are read
-STATE_STYLE = {"running": "bold green", "finished": "green", "stopped": "yellow", "failed": "bold red",
-               "killed": "bold red", "unknown": "dim"}
-
-
-class HistoryLoaded(Message):
-    """The events already in the run's metrics.jsonl (read in a worker: a long run's file can be large)."""
-
-    def __init__(self, events: list) -> None:
-        super().__init__()
-        self.events = events
 
 
 class RunScreen(Screen):

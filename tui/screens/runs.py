@@ -19,17 +19,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.coordinate import Coordinate
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 
 from engine import rundir
 from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
+from ..messages import RunsListed
+from ..text import fmt_loss
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
-from .run_view import STATE_STYLE
+from ..widgets.run_status import STATE_STYLE
 
 REFRESH_S = 2.0
 # Narrow terminals: the run name, data and model shrink first (an ellipsis marks the cut), then the
@@ -41,22 +42,11 @@ FIT_STEPS = [("data", 16), ("model", 16), ("run", 30), ("started", None), ("data
              ("model", 14), ("run", 18), ("model", None), ("best", None), ("run", 12)]
 
 
-class RunsListed(Message):
-    def __init__(self, runs_dir: str, summaries: list[RunSummary]) -> None:
-        super().__init__()
-        self.runs_dir = runs_dir
-        self.summaries = summaries
-
-
-def _num(x: float | None) -> str:
-    return "-" if x is None else f"{x:.4f}"
-
-
 def row_cells(s: RunSummary, marked: bool) -> tuple:
     steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
     started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
     return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
-            Path(s.path).name, steps, _num(s.final_loss), _num(s.best_eval_loss), format_duration(s.duration_s),
+            Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
             s.model_short, s.dataset_short, started)
 
 
@@ -149,7 +139,7 @@ class RunsScreen(Screen):
                     table.add_column(c.label, width=widths[c.key], key=c.key)
             self._layout = layout
         keep = [i for i, c in enumerate(COLUMNS) if c.key in widths]
-        for s, cells in zip(self.summaries, rows):
+        for s, cells in zip(self.summaries, rows, strict=False):
             table.add_row(*(fit_cell(cells[i], widths[COLUMNS[i].key], middle=COLUMNS[i].key == "run")
                             for i in keep), key=s.name)
         self._shown = plain
@@ -250,9 +240,7 @@ class RunsScreen(Screen):
         if len(runs) < 2:
             self.notify("Mark two or more runs with space first.", severity="warning")
             return
-        from .compare import CompareScreen
-
-        self.app.push_screen(CompareScreen([s.path for s in reversed(runs)]))  # oldest first
+        self.app.open_compare([s.path for s in reversed(runs)])  # oldest first
 
     def action_delete(self) -> None:
         s = self.current()
@@ -297,8 +285,3 @@ class RunsScreen(Screen):
         except Exception:
             return False
         return True
-
-
-def short_name(path: Path, width: int = 28) -> str:
-    name = Path(path).name
-    return name if len(name) <= width else name[: width - 1] + "…"

@@ -20,7 +20,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Checkbox, Footer, Input, Label, Select, Static, TextArea
 
@@ -28,6 +27,8 @@ from engine.config import BUILTIN_TEMPLATES
 from engine.errors import TuneDeckError
 
 from .. import custom_template
+from ..messages import Prepared, SampleReady, StatsReady
+from ..text import error_line
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
 
@@ -35,33 +36,6 @@ _MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
 CUSTOM = "custom"
 CUSTOM_EXAMPLE = custom_template.FALLBACK
-
-
-def _error_line(e: BaseException) -> str:
-    if isinstance(e, TuneDeckError):
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
-    first = str(e).splitlines()[0][:160] if str(e) else ""
-    return f"{type(e).__name__}{': ' + first if first else ''}"
-
-
-class Prepared(Message):
-    def __init__(self, key, ds, info, tokenizer, error: str | None = None):
-        super().__init__()
-        self.key, self.ds, self.info, self.tokenizer, self.error = key, ds, info, tokenizer, error
-
-
-class SampleReady(Message):
-    def __init__(self, key, index: int, sample, error: str | None):
-        super().__init__()
-        self.key, self.index, self.sample, self.error = key, index, sample, error
-
-
-class StatsReady(Message):
-    def __init__(self, key, checked: int, total: int, truncated: int, untrained: int, errors: int,
-                 first_error: str | None, done: bool):
-        super().__init__()
-        self.key, self.checked, self.total = key, checked, total
-        self.truncated, self.untrained, self.errors, self.first_error, self.done = truncated, untrained, errors, first_error, done
 
 
 class SampleScroll(VerticalScroll, inherit_bindings=False):
@@ -188,7 +162,7 @@ class TemplateScreen(Screen):
 
                 tokenizer = load_tokenizer(self.app.state.config.model)
         except Exception as e:  # a one-line message; the app stays up
-            self.post_message(Prepared(key, None, None, None, _error_line(e)))
+            self.post_message(Prepared(key, None, None, None, error_line(e)))
             return
         self.post_message(Prepared(key, ds, info, tokenizer))
 
@@ -219,7 +193,7 @@ class TemplateScreen(Screen):
         try:
             sample = encode_row(self.ds[index], self.info, self.app.state.config.data, self.tokenizer)
         except Exception as e:
-            self.post_message(SampleReady(key, index, None, _error_line(e)))
+            self.post_message(SampleReady(key, index, None, error_line(e)))
             return
         self.post_message(SampleReady(key, index, sample, None))
 
@@ -310,7 +284,7 @@ class TemplateScreen(Screen):
                 s = encode_row(ds[i], info, cfg, tok)
             except Exception as e:
                 errors += 1
-                first_error = first_error or f"row {i + 1}: {_error_line(e)}"
+                first_error = first_error or f"row {i + 1}: {error_line(e)}"
                 continue
             truncated += s.truncated
             untrained += not s.trainable
@@ -348,7 +322,7 @@ class TemplateScreen(Screen):
         except TuneDeckError as e:
             label.update(Text(f"⚠ {e}", style="bold red"))
             label.remove_class("hidden")
-            self.app.state.invalid["data.template"] = str(e)
+            self.app.state.judge("data.template", str(e))
             if not quiet:
                 self.sample = None
                 self.query_one("#tpl-head", Static).update(Text("No preview: fix the template", style="bold red"))
@@ -364,7 +338,7 @@ class TemplateScreen(Screen):
         else:
             label.update("")
             label.add_class("hidden")
-        self.app.state.invalid.pop("data.template", None)
+        self.app.state.judge("data.template", None)
         return True
 
     @on(Select.Changed, "#tpl")
@@ -385,45 +359,38 @@ class TemplateScreen(Screen):
                     area.text = self._starter
             area.border_title = f"custom template · Tab: keep · Esc: cancel (back to {custom_template.name_of(self._editing_from)})"
             area.remove_class("hidden")
-            self.app.state.config.data.template = area.text
+            self.app.state.set_field("data.template", area.text)
             area.focus()
         else:
             self._editing_from = None
             area.add_class("hidden")
-            self.app.state.config.data.template = str(event.value)
-        self.app.state.dirty = True
+            self.app.state.set_field("data.template", str(event.value))
         self._changed()
 
     @on(TextArea.Changed, "#tpl-custom")
     def _custom_changed(self) -> None:
         if self.query_one("#tpl", Select).value == CUSTOM:
-            self.app.state.config.data.template = self.query_one("#tpl-custom", TextArea).text
-            self.app.state.dirty = True
+            self.app.state.set_field("data.template", self.query_one("#tpl-custom", TextArea).text)
             self._changed(stats_delay=0.8)
 
     @on(Input.Changed, "#tpl-maxlen")
     def _maxlen_changed(self, event: Input.Changed) -> None:
+        """Through the one writer: the field's own rule, then the rules between fields (max_tokens_per_batch)."""
         label = self.query_one("#tpl-valid", Static)
-        try:
-            value = int(event.value)
-            if value <= 0:
-                raise ValueError
-        except ValueError:
-            label.update(Text("⚠ data.max_length: must be a whole number > 0", style="bold red"))
+        state = self.app.state
+        problem = state.set_field("data.max_length", event.value)
+        if "data.max_length" in state.field_errors:  # not stored: the config keeps its last good value
+            label.update(Text(f"⚠ data.max_length: {state.invalid['data.max_length']}", style="bold red"))
             label.remove_class("hidden")
-            self.app.state.invalid["data.max_length"] = "must be a whole number > 0"
             return
-        self.app.state.invalid.pop("data.max_length", None)
-        if value != self.app.state.config.data.max_length:
-            self.app.state.config.data.max_length = value
-            self.app.state.dirty = True
         self._changed(stats_delay=0.8)
+        if problem:  # stored, but it breaks a rule between fields: say which
+            label.update(Text(f"⚠ {problem}", style="bold red"))
+            label.remove_class("hidden")
 
     @on(Checkbox.Changed, "#tpl-top")
     def _top_changed(self, event: Checkbox.Changed) -> None:
-        if event.value != self.app.state.config.data.train_on_prompt:
-            self.app.state.config.data.train_on_prompt = event.value
-            self.app.state.dirty = True
+        self.app.state.set_field("data.train_on_prompt", event.value)
         self._changed()
 
     def _changed(self, stats_delay: float = 0.3) -> None:
@@ -479,7 +446,6 @@ class TemplateScreen(Screen):
         """Put back the template that was in use before the editor opened (a built-in or the earlier text)."""
         before, self._editing_from = self._editing_from, None
         area = self.query_one("#tpl-custom", TextArea)
-        cfg = self.app.state.config.data
         with self.prevent(Select.Changed, TextArea.Changed):
             if before in BUILTIN_TEMPLATES:
                 self.query_one("#tpl", Select).value = before
@@ -487,8 +453,8 @@ class TemplateScreen(Screen):
                 area.add_class("hidden")
             else:
                 area.text = before
-        cfg.template = before
-        self.app.state.invalid.pop("data.template", None)
+        self.app.state.set_field("data.template", before)
+        self.app.state.judge("data.template", None)
         self.notify(f"Back to {custom_template.name_of(before)}", title="Template edit cancelled")
         self._changed()
 

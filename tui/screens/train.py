@@ -27,12 +27,15 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label
 from textual.worker import Worker, WorkerState
 
-from engine.console import quantization_words, stopped_line
+from engine.console import quantization_words
 from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
+from engine.rundir import METRICS_FILE
 
-from ..messages import EngineEvent, TrainingEnded
+from ..messages import EngineEvent, TrainingEnded, TrainingOver
 from ..notify import Notifying
-from ..widgets.monitor import RunMonitor, hms
+from ..text import hms, stopped_line
+from ..widgets.charts import History
+from ..widgets.monitor import RunMonitor
 from ..widgets.nav import NavTabs
 
 REDRAW_HZ = 2
@@ -153,14 +156,9 @@ class TrainScreen(Notifying, Screen):
 
     def _load_history(self, run_dir: str) -> None:
         """A resumed run's chart starts with the steps it already took (one continuous curve)."""
-        from engine.events import EvalLogged, StepLogged, read_events
+        from engine.events import read_events
 
-        history = self.monitor.charts.history
-        for e in read_events(Path(run_dir) / "metrics.jsonl"):
-            if isinstance(e, StepLogged):
-                history.add_step(e)
-            elif isinstance(e, EvalLogged):
-                history.add_eval(e)
+        self.monitor.charts.history = History.from_events(read_events(Path(run_dir) / METRICS_FILE))
         self.monitor.charts.redraw()
 
     @on(Button.Pressed, "#stop")
@@ -232,9 +230,7 @@ class TrainScreen(Notifying, Screen):
         self.monitor.redraw_if_dirty(force=True)
         self._update_controls()
         self.app.refresh_bindings()
-        ended = getattr(self.app, "training_ended", None)
-        if ended is not None:
-            ended()
+        self.post_message(TrainingOver())
 
     # -- drawing --------------------------------------------------------------------------------
     def _log(self, text: str, level: str = "info") -> None:

@@ -21,6 +21,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
+from engine.events import EvalLogged, StepLogged
+
 SIDE_CHARTS = ("lr", "tps")
 SIDE_TITLES = {"lr": "learning rate", "tps": "tokens/s"}
 
@@ -37,6 +39,24 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     eval_ppl: list[float | None] = field(default_factory=list)
+
+    @classmethod
+    def from_events(cls, events) -> "History":
+        """The history a run's events make (a metrics.jsonl read back, or events already in memory)."""
+        h = cls()
+        for e in events:
+            h.record(e)
+        return h
+
+    def record(self, e) -> bool:
+        """Add a step or an eval event; anything else is not charted (returns False)."""
+        if isinstance(e, StepLogged):
+            self.add_step(e)
+        elif isinstance(e, EvalLogged):
+            self.add_eval(e)
+        else:
+            return False
+        return True
 
     def add_step(self, e) -> None:
         if self.steps and e.step <= self.steps[-1]:  # a resumed run logging again: keep one continuous curve
@@ -63,7 +83,7 @@ class History:
 
 def drawable(xs: list, ys: list, max_points: int) -> tuple[list, list]:
     """Finite points only, thinned to at most ``max_points`` (always keeping the last one)."""
-    pts = [(x, y) for x, y in zip(xs, ys) if y is not None and math.isfinite(y)]
+    pts = [(x, y) for x, y in zip(xs, ys, strict=False) if y is not None and math.isfinite(y)]
     if len(pts) > max_points > 0:
         stride = math.ceil(len(pts) / max_points)
         pts = pts[::stride] + ([pts[-1]] if (len(pts) - 1) % stride else [])

@@ -8,10 +8,77 @@ source (engine.rowsource) and refill it.
 
 from __future__ import annotations
 
+import json
+
+from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
+
+CELL_WIDTH = 60  # widest a column gets (characters)
+MIN_CELL = 8
+
+
+def cell(value) -> Text:
+    if value is None:
+        return Text("∅", style="dim")
+    if isinstance(value, list) and value and all(isinstance(m, dict) for m in value):
+        value = turns(value)
+    elif not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False, default=str)
+    value = " ".join(value.split())  # newlines and runs of spaces -> one space
+    if len(value) > CELL_WIDTH:
+        value = value[: CELL_WIDTH - 1] + "…"
+    return Text(value, no_wrap=True, overflow="ellipsis")
+
+
+def turns(messages: list[dict]) -> str:
+    """A chat column in one line: "3 turns · user: … · assistant: …"."""
+    parts = []
+    for m in messages:
+        role = m.get("role") or m.get("from") or "?"
+        content = m.get("content", m.get("value"))
+        content = content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+        parts.append(f"{role}: {content}")
+    return f"{len(messages)} turn{'s' if len(messages) != 1 else ''} · " + " · ".join(parts)
+
+
+def spread(message: str, widths: list[int]) -> list[Text]:
+    """An error message laid word by word across columns of these ``widths``, so it reads along the row."""
+    widths = widths or [len(message)]
+    words = message.split(" ")
+    cells = []
+    for i, w in enumerate(widths):
+        if i == len(widths) - 1:
+            piece, words = " ".join(words), []
+        else:
+            taken: list[str] = []
+            while words and len(" ".join(taken + [words[0]])) <= w:
+                taken.append(words.pop(0))
+            if not taken and words:  # a word longer than the column: cut it
+                taken, words[0] = [words[0][:w]], words[0][w:]
+            piece = " ".join(taken)
+        cells.append(Text(piece, style="bold red", no_wrap=True, overflow="ellipsis"))
+    return cells
+
+
+def column_widths(columns: list[str], rows: list[dict], avail: int, skip: str = "") -> list[int]:
+    """Each column as wide as its content in ``rows`` (at most CELL_WIDTH), shrunk to fit ``avail``
+    (rows holding the key ``skip`` are not measured)."""
+    natural = []
+    for c in columns:
+        lengths = [len(c)] + [len(cell(r.get(c)).plain) for r in rows if skip not in r]
+        natural.append(max(MIN_CELL if len(c) < MIN_CELL else len(c), min(CELL_WIDTH, max(lengths))))
+    if sum(natural) <= avail:
+        return natural
+    widths = [MIN_CELL] * len(natural)
+    spare = avail - sum(widths)
+    if spare > 0:  # share what is left in proportion to what each column would like
+        want = [max(0, n - MIN_CELL) for n in natural]
+        total = sum(want) or 1
+        widths = [w + spare * x // total for w, x in zip(widths, want, strict=False)]
+    return widths
 
 
 class RowWindow(DataTable):

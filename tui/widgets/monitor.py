@@ -17,7 +17,6 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, RichLog, Static
 
-from engine.console import stopped_line
 from engine.events import (
     CheckpointSaved,
     EvalLogged,
@@ -30,6 +29,7 @@ from engine.events import (
     StepLogged,
 )
 
+from ..text import hms, stopped_line
 from .charts import TrainingCharts
 
 # While a run streams, chart frames are spaced so that drawing them takes at most CHART_CPU_SHARE of the UI
@@ -37,14 +37,6 @@ from .charts import TrainingCharts
 CHART_CPU_SHARE = 0.02
 CHART_MIN_INTERVAL_S = 1.0
 CHART_MAX_INTERVAL_S = 5.0
-
-
-def hms(seconds: float | None) -> str:
-    """Seconds as h:mm:ss ('-:--:--' when unknown)."""
-    if seconds is None or seconds != seconds or seconds == float("inf"):
-        return "-:--:--"
-    s = int(max(0, seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 def describe(e: Event) -> tuple[str, str] | None:

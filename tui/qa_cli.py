@@ -11,7 +11,7 @@ def _err(text: str) -> None:
 
 def data_lines(path: str) -> list[str] | None:
     """What ``tunedeck data FILE`` says of QA data (the task that fits and the command); None for other data."""
-    from .qa_data import sniff
+    from engine.tasks.qa_data import sniff
 
     info = sniff(path)
     if info is None:
@@ -24,8 +24,8 @@ def data_lines(path: str) -> list[str] | None:
 
 
 def generate(args, rd) -> int:
-    from ..errors import DataError
-    from .qa_infer import answer_question
+    from engine.errors import DataError
+    from engine.tasks.qa_infer import answer_question
 
     if args.question is None or args.context is None:
         raise DataError(f"{rd.name} is an extractive_qa run: give --question TEXT and --context TEXT (or --context @FILE)")
@@ -44,7 +44,7 @@ def generate(args, rd) -> int:
 
 
 def evaluate(args, rd) -> int:
-    from .qa_infer import EVAL_FILE, evaluate_qa_run
+    from engine.tasks.qa_infer import EVAL_FILE, evaluate_qa_run
 
     report = evaluate_qa_run(rd, max_samples=args.max_samples, checkpoint=args.checkpoint, on_message=_err)
     if report["note"]:
@@ -65,8 +65,8 @@ def evaluate(args, rd) -> int:
 
 
 def export(args, rd) -> int:
-    from ..errors import RunError
-    from .qa_infer import export_qa
+    from engine.errors import RunError
+    from engine.tasks.qa_infer import export_qa
 
     if not args.merged:
         raise RunError(f"{rd.name} is an extractive_qa run: --data exports causal-LM prompts only; use --merged OUT")

