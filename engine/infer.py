@@ -137,12 +137,17 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     cfg = run_config(rd) if rd is not None else Config()
     if base_model_cfg is not None:
         cfg.model = base_model_cfg
+    from .tasks import get_task
+
+    if not get_task(cfg.task).generates:
+        raise RunError(f"{rd.name if rd else cfg.model.name}: a {cfg.task} run does not generate text; "
+                       "only causal_lm runs do")
     adapter_path = adapter_source(rd, checkpoint) if (rd is not None and adapter) else None
     say = on_message or (lambda text: None)
     device, dtype = pick_device(cfg.model)
     say(f"Loading tokenizer for {cfg.model.name}")
     tokenizer = load_tokenizer(cfg.model, say)
-    from .console import quantization_words
+    from .model import quantization_words
 
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
     model = load_base_model(cfg.model, say)

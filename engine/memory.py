@@ -47,7 +47,7 @@ class MemoryEstimate:
 
 
 def model_shape(name: str) -> dict | None:
-    from .demo import DEMO_MODELS, demo_model_dir
+    from .model_files import DEMO_MODELS, demo_model_dir
 
     if name in DEMO_MODELS:
         p = demo_model_dir(name) / "config.json"

@@ -7,6 +7,8 @@ Layout of ``runs/<YYYYmmdd-HHMMSS>-<name>/``::
     metrics.jsonl    one event per line: {"event": "step", "step": 12, "loss": 1.83, ...}
     checkpoints/     transformers Trainer checkpoints (checkpoint-N/)
     adapter/         the final LoRA adapter in PEFT format
+    error.log        the traceback, when a run failed on a bug
+    eval.json        the last evaluation's report
 
 State files are written atomically (temp file + rename), so a crash never
 leaves a half-written one behind.
@@ -32,6 +34,8 @@ STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
+ERROR_LOG = "error.log"  # the traceback of a run that failed on a bug
+EVAL_FILE = "eval.json"  # the last evaluation's report
 
 STOP_REQUEST = "stop.request"  # any process may create it; the training process polls it every step
 SAVE_REQUEST = "save.request"  # same, for "save a checkpoint now"
