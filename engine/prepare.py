@@ -86,7 +86,7 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
 
     raw, info = load_dataset(cfg.data)
     emit(MessageLogged(f"Data: {info.describe()}"))
-    from .datacheck import row_warnings
+    from .data.check import row_warnings
 
     for warning in row_warnings(raw, info):
         emit(MessageLogged(warning, level="warning"))
