@@ -102,10 +102,11 @@ async def bench_data_screen(path: Path, rows: int) -> dict[str, float]:
 
 
 def bench_preview(model: str | None, samples: int) -> dict[str, float]:
+    from rich.console import Console
+
     from engine.config import Config
     from engine.data import load_dataset
     from engine.tokenize import encode_row
-    from rich.console import Console
     from tui.widgets.sample_view import sample_text, token_text
 
     cfg = Config()
@@ -138,7 +139,7 @@ def bench_preview(model: str | None, samples: int) -> dict[str, float]:
         tokens.append(t3 - t2)
     return {"samples": n, "encode_row ms": 1000 * statistics.mean(encode),
             "sample view ms": 1000 * statistics.mean(draw), "token view ms": 1000 * statistics.mean(tokens),
-            "p95 encode+view ms": 1000 * sorted(a + b for a, b in zip(encode, draw))[int(0.95 * (n - 1))],
+            "p95 encode+view ms": 1000 * sorted(a + b for a, b in zip(encode, draw, strict=False))[int(0.95 * (n - 1))],
             "dataset": Path(cfg.data.path).name, "tokenizer": model or "tiny test tokenizer"}
 
 

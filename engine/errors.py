@@ -56,7 +56,5 @@ def causes(exc: BaseException | None) -> Iterator[BaseException]:
 
 def innermost(exc: BaseException) -> BaseException:
     """The last exception of ``exc``'s chain (libraries often wrap the useful message in generic ones)."""
-    last = exc
-    for last in causes(exc):
-        pass
+    *_, last = causes(exc)
     return last

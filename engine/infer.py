@@ -290,6 +290,14 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return n
 
 
+def _start_ids(tokenizer, prompt_text: str | None, prompt_ids: Sequence[int] | None) -> list[int]:
+    """The prompt's token ids (``prompt_ids`` as given), or one BOS (else EOS) token for an empty prompt."""
+    ids = list(prompt_ids) if prompt_ids is not None else encode_prompt(tokenizer, prompt_text or "")
+    if not ids:
+        ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+    return ids
+
+
 def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = True, max_new_tokens: int = 128,
                     temperature: float = 0.7, top_p: float = 0.9, greedy: bool = False,
                     stop: threading.Event | None = None, prompt_ids: Sequence[int] | None = None,
@@ -310,9 +318,7 @@ def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = 
 
     if adapter and not gen.has_adapter:
         raise TuneDeckError("no adapter is loaded; generate with the base model (adapter off) or load a run")
-    ids = list(prompt_ids) if prompt_ids is not None else encode_prompt(gen.tokenizer, prompt_text or "")
-    if not ids:
-        ids = [gen.tokenizer.bos_token_id if gen.tokenizer.bos_token_id is not None else gen.tokenizer.eos_token_id]
+    ids = _start_ids(gen.tokenizer, prompt_text, prompt_ids)
     stops = [s for s in (gen.stop_strings if stop_strings is None else stop_strings) if s]
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     device = _input_device(gen.model)

@@ -57,7 +57,7 @@ class CausalLM(Task):
         """One (summed token loss, trained tokens) pair per sample: ``logits`` of ``features``' input_ids."""
         from ..evaluate import token_loss
 
-        return [token_loss(lg, lab) for lg, lab in zip(logits, features["labels"])]
+        return [token_loss(lg, lab) for lg, lab in zip(logits, features["labels"], strict=False)]
 
     def metrics(self, predictions, rows):
         """Token-weighted loss and perplexity over the samples' (summed loss, tokens) pairs."""

@@ -98,7 +98,7 @@ def metrics_function(cfg, data: QaData):
         preds = postprocess(data.val_examples, data.val_feats.example_index, data.val_feats.offsets, start, end,
                             n_best=cfg.qa.n_best, max_answer_length=cfg.qa.max_answer_length,
                             with_null=data.with_null, null_threshold=cfg.qa.null_threshold)
-        scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, data.val_examples))
+        scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, data.val_examples, strict=False))
         out = {"exact_match": scores["exact_match"], "f1": scores["f1"]}
         if data.with_null:
             out.update({"answerable_f1": scores["answerable"]["f1"], "unanswerable_f1": scores["unanswerable"]["f1"]})
