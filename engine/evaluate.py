@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Any, Callable
 
 from . import rundir
 from .errors import DataError, TuneDeckError
+from .tasks.causal_lm import perplexity, token_loss
 
 EVAL_FILE = rundir.EVAL_FILE
 
@@ -74,15 +74,6 @@ class EvalReport:
         return cls(**kwargs)
 
 
-def perplexity(loss: float | None) -> float | None:
-    if loss is None or not math.isfinite(loss):
-        return None
-    try:
-        return math.exp(loss)
-    except OverflowError:
-        return None
-
-
 def first_trained(labels) -> int:
     """Index of the first token with a label (len(labels) when none)."""
     for i, lab in enumerate(labels):
@@ -100,21 +91,6 @@ def sample_loss(model, input_ids, labels, device=None) -> tuple[float, int]:
     with torch.inference_mode():
         logits = model(input_ids=ids, use_cache=False).logits
     return token_loss(logits[0], lab[0])
-
-
-def token_loss(logits, labels) -> tuple[float, int]:
-    """(sum of token losses, number of trained tokens) of one sample's logits (sequence, vocabulary)."""
-    import torch
-    import torch.nn.functional as F
-
-    labels = torch.as_tensor(labels, device=logits.device)
-    shift_logits = logits[:-1, :].float()
-    shift_labels = labels[1:]
-    n = int((shift_labels != -100).sum().item())
-    if n == 0:
-        return 0.0, 0
-    total = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum").item()
-    return float(total), n
 
 
 def eval_rows(run_cfg, tokenizer, max_samples: int):

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import rundir
 from .config import Config, ModelConfig
 from .errors import RunError, TuneDeckError
+from .runs import no_adapter_message
 
 
 @dataclass
@@ -95,24 +96,6 @@ def default_checkpoint(run_dir: Path) -> tuple[str | None, str | None]:
         state = "still training" if pid_alive(status.get("pid")) else "killed"
     why = state if state == "still training" else f"run {state}"
     return ckpt.name, f"{rd.name}: no final adapter ({why}); using its newest complete checkpoint, {ckpt.name}"
-
-
-def no_adapter_message(rd: Path) -> str:
-    """One line: why run ``rd`` has no adapter and what to do about it."""
-    status = rundir.read_status(rd)
-    state = status.get("status", "unknown")
-    ckpt = rundir.last_checkpoint(rd)
-    if state == "running":
-        from .runs import pid_alive
-
-        if pid_alive(status.get("pid")):
-            extra = f"; or try its last checkpoint with --checkpoint {ckpt.name}" if ckpt else ""
-            return f"{rd.name}: still training, no final adapter yet; wait for it to finish{extra}"
-    if ckpt is not None:
-        return (f"{rd.name}: no adapter yet (run {state} at {ckpt.name}); finish it with "
-                f"`tunedeck train --resume {rd}`, or use --checkpoint {ckpt.name}")
-    return (f"{rd.name}: no adapter and no checkpoint (run {state}); train again with "
-            f"`tunedeck train --config {rd / rundir.CONFIG_FILE}` (or `tunedeck train --resume {rd}` once it has a checkpoint)")
 
 
 def run_config(run_dir: Path) -> Config:

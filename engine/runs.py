@@ -181,6 +181,22 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
     )
 
 
+def no_adapter_message(rd: Path) -> str:
+    """One line: why run ``rd`` has no adapter and what to do about it."""
+    status = rundir.read_status(rd)
+    state = status.get("status", "unknown")
+    ckpt = rundir.last_checkpoint(rd)
+    if state == "running":
+        if pid_alive(status.get("pid")):
+            extra = f"; or try its last checkpoint with --checkpoint {ckpt.name}" if ckpt else ""
+            return f"{rd.name}: still training, no final adapter yet; wait for it to finish{extra}"
+    if ckpt is not None:
+        return (f"{rd.name}: no adapter yet (run {state} at {ckpt.name}); finish it with "
+                f"`tunedeck train --resume {rd}`, or use --checkpoint {ckpt.name}")
+    return (f"{rd.name}: no adapter and no checkpoint (run {state}); train again with "
+            f"`tunedeck train --config {rd / rundir.CONFIG_FILE}` (or `tunedeck train --resume {rd}` once it has a checkpoint)")
+
+
 def list_summaries(runs_dir: str | os.PathLike = "runs") -> list[RunSummary]:
     """Summaries of every run under ``runs_dir``, newest first; unreadable runs are skipped."""
     out = []

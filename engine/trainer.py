@@ -241,3 +241,11 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
         logging_nan_inf_filter=False,  # a NaN loss must be seen, not averaged away
         save_only_model=False,
     )
+
+
+def quiet_trainer(trainer) -> None:
+    """Remove the Trainer's printing callbacks: stdout belongs to the UI."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    for noisy in (PrinterCallback, ProgressCallback):
+        trainer.remove_callback(noisy)

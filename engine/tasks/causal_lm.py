@@ -8,10 +8,35 @@ loss (:mod:`engine.trainer`), evaluation (:mod:`engine.evaluate`) and generation
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from ..events import MessageLogged, RunStarted
 from . import FitResult, Task
+
+
+def perplexity(loss: float | None) -> float | None:
+    if loss is None or not math.isfinite(loss):
+        return None
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return None
+
+
+def token_loss(logits, labels) -> tuple[float, int]:
+    """(sum of token losses, number of trained tokens) of one sample's logits (sequence, vocabulary)."""
+    import torch
+    import torch.nn.functional as F
+
+    labels = torch.as_tensor(labels, device=logits.device)
+    shift_logits = logits[:-1, :].float()
+    shift_labels = labels[1:]
+    n = int((shift_labels != -100).sum().item())
+    if n == 0:
+        return 0.0, 0
+    total = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum").item()
+    return float(total), n
 
 
 class CausalLM(Task):
@@ -55,14 +80,10 @@ class CausalLM(Task):
 
     def predictions(self, rows, features, logits, cfg):
         """One (summed token loss, trained tokens) pair per sample: ``logits`` of ``features``' input_ids."""
-        from ..evaluate import token_loss
-
         return [token_loss(lg, lab) for lg, lab in zip(logits, features["labels"], strict=False)]
 
     def metrics(self, predictions, rows):
         """Token-weighted loss and perplexity over the samples' (summed loss, tokens) pairs."""
-        from ..evaluate import perplexity
-
         total, tokens = sum(s for s, _ in predictions), sum(k for _, k in predictions)
         loss = total / tokens if tokens else None
         return {"loss": loss, "perplexity": perplexity(loss)}
@@ -109,7 +130,7 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     from ..callback import EventCallback
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
-    from ..trainer import trainer_class, training_arguments
+    from ..trainer import quiet_trainer, trainer_class, training_arguments
 
     def say(text: str) -> None:
         emit(MessageLogged(text))
@@ -155,11 +176,3 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
         tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
     return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)
-
-
-def quiet_trainer(trainer) -> None:
-    """Remove the Trainer's printing callbacks: stdout belongs to the UI."""
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
-
-    for noisy in (PrinterCallback, ProgressCallback):
-        trainer.remove_callback(noisy)

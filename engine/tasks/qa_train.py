@@ -145,9 +145,8 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
     from ..callback import EventCallback
     from ..events import RunStarted
     from ..model import count_parameters, device_name
-    from ..trainer import training_arguments
+    from ..trainer import quiet_trainer, training_arguments
     from . import FitResult
-    from .causal_lm import quiet_trainer
     from .qa_model import MODEL_DIR, add_qa_lora, load_qa_model
 
     def say(text: str) -> None:
