@@ -123,8 +123,8 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     from .tasks import get_task
 
     if not get_task(cfg.task).generates:
-        raise RunError(f"{rd.name if rd else cfg.model.name}: a {cfg.task} run does not generate text; "
-                       "only causal_lm runs do")
+        raise RunError(f"{rd.name if rd else cfg.model.name}: task {cfg.task} does not generate text "
+                       "(only causal_lm runs do)")
     adapter_path = adapter_source(rd, checkpoint) if (rd is not None and adapter) else None
     say = on_message or (lambda text: None)
     device, dtype = pick_device(cfg.model)

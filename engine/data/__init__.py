@@ -77,13 +77,18 @@ def _file_kind(path: str) -> str:
 
 
 def dataset_info(ds, path: str, cfg) -> DatasetInfo:
-    """What ``ds`` (rows read from ``path``) holds: its format (detected, or as ``cfg`` sets it) and column roles."""
-    columns = list(ds.column_names)
+    """What ``ds`` (a Dataset, or a list of row dicts, read from ``path``) holds: its format (detected, or as
+    ``cfg`` sets it) and column roles."""
+    if isinstance(ds, list):
+        columns, sample = list(dict.fromkeys(k for row in ds for k in row)), ds[:5]
+    else:
+        columns, sample = list(ds.column_names), None
     if _file_kind(str(path)) == "csv":
         from .check import one_column_hint
 
         one_column_hint(path, columns)
-    sample = ds.select(range(min(5, len(ds)))).to_list()
+    if sample is None:
+        sample = ds.select(range(min(5, len(ds)))).to_list()
     fmt, mapping = detect_format(columns, sample, cfg.format, cfg.columns, source=str(path))
     return DatasetInfo(str(path), _file_kind(str(path)), fmt, columns, len(ds), mapping,
                        detected=cfg.format == "auto" and not cfg.columns)
