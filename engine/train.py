@@ -31,6 +31,7 @@ class RunResult:
     run_dir: Path
     status: str  # finished | stopped | failed
     last_event: Event | None = None
+    claimed: bool = True  # False: refused before the run folder was made or claimed (nothing was written there)
 
 
 def run_name(cfg: Config) -> str:
@@ -83,7 +84,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
             raise
         event = early_failure(e)
         early_emit(event)
-        return RunResult(Path(run_dir or resume or "."), "failed", event)
+        return RunResult(Path(run_dir or resume or "."), "failed", event, claimed=False)
 
     # 2. the run folder: its config, status and metrics
     writer = MetricsWriter(rd / rundir.METRICS_FILE)
