@@ -64,19 +64,20 @@ def load_arm(arm: str, runs: dict[str, Path]):
     # The old path: the 4-bit base as bitsandbytes loads it, adapter on top, no dequantizing.
     from peft import PeftModel
 
+    from engine import rundir
     from engine.infer import _eos_ids, _template_and_stops, run_config
     from engine.model import load_base_model, load_tokenizer
 
     rd = runs["4bit"]
     cfg = run_config(rd)
     tok = load_tokenizer(cfg.model)
-    model = PeftModel.from_pretrained(load_base_model(cfg.model), str(rd / "adapter"), is_trainable=False).eval()
+    model = PeftModel.from_pretrained(load_base_model(cfg.model), str(rd / rundir.ADAPTER_DIR), is_trainable=False).eval()
     if arm == "4bit-bnb-generic":  # as on CPUs without AVX512-BF16: no fused bf16 kernel, dequantize every matmul
         for m in model.modules():
             if type(m).__name__ == "Linear4bit":
                 m.support_avx512bf16_for_cpu = False
     template, stops = _template_and_stops(cfg, tok)
-    return Generator(model=model, tokenizer=tok, cfg=cfg, run_dir=rd, adapter_path=rd / "adapter",
+    return Generator(model=model, tokenizer=tok, cfg=cfg, run_dir=rd, adapter_path=rd / rundir.ADAPTER_DIR,
                      template=template, stop_strings=stops, eos_ids=_eos_ids(model, tok))
 
 

@@ -6,7 +6,7 @@ weights, saved once as bf16 safetensors, then loaded 4-bit NF4 by both arms of
 bench/throughput.py (same data, same steps, same seed, each arm in a process of
 its own). Rows of up to 2048 tokens. Reports real tokens/s, peak GPU memory
 (``torch.cuda.max_memory_allocated``) and model FLOPs utilisation with the
-engine's own formula and GPU table (engine.train.model_flops_utilization):
+engine's own formula and GPU table (engine.throughput.model_flops_utilization):
 
     MFU = 4 x parameters x real tokens/s / the GPU's peak dense bf16 FLOP/s
     (forward 2NT + backward through the frozen base 2NT; LoRA's own FLOPs are tiny)

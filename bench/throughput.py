@@ -11,7 +11,7 @@ prompt's and padding's logits are never computed).
     python bench/throughput.py                  # the demo model (SmolLM2-135M), 4-bit QLoRA
     python bench/throughput.py --quant none     # the demo model, 16/32-bit LoRA
 
-Both arms tokenise the same rows with the same template (engine.train.prepare_data),
+Both arms tokenise the same rows with the same template (engine.prepare.prepare_data),
 use the same seed (same sample order, same LoRA init) and the same number of
 optimizer steps. Real tokens/s counts only non-padding tokens. Each arm runs
 ``--repeats`` times, alternating, and the best run counts (these machines are noisy).
@@ -105,7 +105,7 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
 
     transformers.logging.set_verbosity_error()
     from engine.model import add_lora, count_parameters, load_base_model, load_tokenizer, pick_device
-    from engine.train import Collator, trainer_class, training_arguments
+    from engine.trainer import Collator, trainer_class, training_arguments
 
     _, dtype = pick_device(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
@@ -176,7 +176,7 @@ def child() -> int:
 
     from engine.config import load_config
     from engine.model import load_tokenizer, pick_device
-    from engine.train import prepare_data
+    from engine.prepare import prepare_data
 
     spec = json.loads(sys.stdin.readline())
     torch.set_num_threads(spec.get("threads") or os.cpu_count() or 1)
@@ -233,8 +233,8 @@ class ArmProcess:
 
 
 def mfu_of(result: dict) -> float | None:
-    """Model FLOPs utilisation of an arm: engine.train's own formula and GPU table (None on CPU)."""
-    from engine.train import model_flops_utilization, peak_flops
+    """Model FLOPs utilisation of an arm: engine.throughput's own formula and GPU table (None on CPU)."""
+    from engine.throughput import model_flops_utilization, peak_flops
 
     if result.get("device") != "cuda":
         return None
@@ -323,7 +323,7 @@ def main(argv=None) -> int:
     print(f"parameters {ours['total_params'] / 1e9:.3f}B (4-bit weights at their logical size, LoRA included)")
     if cuda:
         print("peak GPU MB: torch.cuda.max_memory_allocated in each arm's own process; "
-              "MFU = 4 x parameters x real tok/s / the GPU's peak dense bf16 FLOP/s (engine.train)")
+              "MFU = 4 x parameters x real tok/s / the GPU's peak dense bf16 FLOP/s (engine.throughput)")
     else:
         print("peak RSS MB: each arm in its own process, whole-process high-water mark (getrusage: imports, data, "
               "model, training); train +MB: how far RSS rose during the arm's first training run")

@@ -109,7 +109,9 @@ async def latency(presses: int = 30) -> tuple[list[float], int]:
 
 def steady_rate(run_dir: Path) -> float:
     """Real tokens/s between the first and the last logged step (the first step's warm-up left out)."""
-    steps = [e for e in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if e.get("event") == "step"]
+    from engine import rundir
+
+    steps = [e for e in map(json.loads, (run_dir / rundir.METRICS_FILE).read_text().splitlines()) if e.get("event") == "step"]
     first, last = steps[0], steps[-1]
     return (last["tokens_seen"] - first["tokens_seen"]) / (last["elapsed"] - first["elapsed"])
 

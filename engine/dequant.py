@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEQUANTIZE_CHOICES = ("auto", "on", "off")
 # "auto" dequantizes for training when the whole base in the compute dtype plus the run's estimate stays under
 # this share of the machine's RAM.
 AUTO_RAM_SHARE = 0.5

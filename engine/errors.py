@@ -8,6 +8,8 @@ Nothing else in the engine should reach the user as a traceback.
 
 from __future__ import annotations
 
+from typing import Iterator
+
 
 class TuneDeckError(Exception):
     """An error caused by user input, with a one-line message."""
@@ -40,3 +42,19 @@ class ModelError(TuneDeckError):
 
 class RunError(TuneDeckError):
     """A run directory is missing, unfinished or cannot be resumed."""
+
+
+def causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc``, then each exception it was raised from or during (``__cause__``, else ``__context__``), outermost
+    first, each once (a chain that loops back ends there)."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def innermost(exc: BaseException) -> BaseException:
+    """The last exception of ``exc``'s chain (libraries often wrap the useful message in generic ones)."""
+    *_, last = causes(exc)
+    return last

@@ -1,6 +1,6 @@
 """Evaluate a finished run: loss and perplexity on its validation split, plus sample generations.
 
-The split is the one training used (``engine.train.prepare_data``, same seed),
+The split is the one training used (the task's ``prepare_data``, same seed),
 tokenised the same way, so the loss here matches the run's eval events::
 
     report = evaluate_run("runs/20261124-093000-demo", max_samples=50, generate_samples=10)
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import threading
 import time
@@ -29,8 +28,9 @@ from typing import Any, Callable
 
 from . import rundir
 from .errors import DataError, TuneDeckError
+from .tasks.causal_lm import perplexity, token_loss
 
-EVAL_FILE = "eval.json"
+EVAL_FILE = rundir.EVAL_FILE
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total); stage is "loss" or "generate"
 
@@ -74,15 +74,6 @@ class EvalReport:
         return cls(**kwargs)
 
 
-def perplexity(loss: float | None) -> float | None:
-    if loss is None or not math.isfinite(loss):
-        return None
-    try:
-        return math.exp(loss)
-    except OverflowError:
-        return None
-
-
 def first_trained(labels) -> int:
     """Index of the first token with a label (len(labels) when none)."""
     for i, lab in enumerate(labels):
@@ -94,31 +85,24 @@ def first_trained(labels) -> int:
 def sample_loss(model, input_ids, labels, device=None) -> tuple[float, int]:
     """(sum of token losses, number of trained tokens) of one sample, labels shifted as in training."""
     import torch
-    import torch.nn.functional as F
 
     ids = torch.tensor([list(input_ids)], device=device)
     lab = torch.tensor([list(labels)], device=device)
     with torch.inference_mode():
         logits = model(input_ids=ids, use_cache=False).logits
-    shift_logits = logits[0, :-1, :].float()
-    shift_labels = lab[0, 1:]
-    n = int((shift_labels != -100).sum().item())
-    if n == 0:
-        return 0.0, 0
-    total = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum").item()
-    return float(total), n
+    return token_loss(logits[0], lab[0])
 
 
 def eval_rows(run_cfg, tokenizer, max_samples: int):
     """(dataset with input_ids/labels, split name, note) the evaluation uses, via the training's own data prep."""
-    from .train import prepare_data
+    from .tasks import get_task
 
     cfg = run_cfg
     no_val = cfg.data.val_path is None and cfg.data.val_split <= 0
     if no_val:  # only the first rows are needed; do not tokenise the whole training set
         cfg = dataclasses.replace(run_cfg, data=dataclasses.replace(
             run_cfg.data, limit=min(run_cfg.data.limit or max_samples, max_samples)))
-    data = prepare_data(cfg, tokenizer)
+    data = get_task(cfg.task).prepare_data(cfg, tokenizer)
     if data.val is not None and len(data.val):
         return data.val, "validation", ""
     note = ("the run had no validation split (data.val_split: 0, no data.val_path); "
@@ -138,7 +122,7 @@ def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_
     ``stop`` cancels (raises :class:`EvalCancelled`, saves nothing); ``on_message``
     gets one-line loading messages.
     """
-    from .infer import _input_device, adapter_source, generate, load_for_generation
+    from .infer import adapter_source, load_for_generation
 
     rd = Path(run_dir)
 
@@ -157,16 +141,41 @@ def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_
     if n == 0:
         raise DataError(f"{rd.name}: no sample to evaluate on")
     rows = ds.select(range(n))
+    samples, scored = _score(gen, rows, check_stop, on_progress)
+    g = min(n, max(0, int(generate_samples)))
+    if gen.cfg.data.train_on_prompt:  # every token is trained: the prompt/answer boundary is not in the labels
+        g = 0
+        note = (note + "; " if note else "") + "data.train_on_prompt is on: losses include prompt tokens, no sample generations"
+    _generate(gen, rows, samples[:g], max_new_tokens, stop, check_stop, on_progress)
+    from .tasks import get_task
+
+    loss = get_task(gen.cfg.task).metrics(scored, rows)["loss"]
+    total_tokens = sum(k for _, k in scored)
+    report = EvalReport(
+        loss=round(loss, 6) if loss is not None else None, perplexity=perplexity(loss), samples=samples, split=split,
+        num_samples=n, num_tokens=total_tokens, run_dir=str(rd), adapter=str(gen.adapter_path or ""), note=note,
+    )
+    if loss is not None:
+        report.perplexity = perplexity(report.loss)
+    if save:
+        save_report(rd, report)
+    return report
+
+
+def _score(gen, rows, check_stop, on_progress) -> tuple[list[EvalSample], list[tuple[float, int]]]:
+    """Each row's loss (one EvalSample each, no generation yet) and its (summed loss, trained tokens)."""
+    from .infer import _input_device
+
+    tokenizer = gen.tokenizer
     device = _input_device(gen.model)
     samples: list[EvalSample] = []
-    total_loss, total_tokens = 0.0, 0
+    scored: list[tuple[float, int]] = []
     for i, row in enumerate(rows):
         check_stop()
         ids, labels = list(row["input_ids"]), list(row["labels"])
         with gen.lock:
             s, k = sample_loss(gen.model, ids, labels, device)
-        total_loss += s
-        total_tokens += k
+        scored.append((s, k))
         start = first_trained(labels)
         end = start
         while end < len(labels) and labels[end] != -100:
@@ -180,30 +189,22 @@ def evaluate_run(run_dir: str | os.PathLike, *, max_samples: int = 50, generate_
             tokens=k,
         ))
         if on_progress:
-            on_progress("loss", i + 1, n)
-    g = min(n, max(0, int(generate_samples)))
-    if gen.cfg.data.train_on_prompt:  # every token is trained: the prompt/answer boundary is not in the labels
-        g = 0
-        note = (note + "; " if note else "") + "data.train_on_prompt is on: losses include prompt tokens, no sample generations"
-    for i in range(g):
+            on_progress("loss", i + 1, len(rows))
+    return samples, scored
+
+
+def _generate(gen, rows, samples: list[EvalSample], max_new_tokens: int, stop, check_stop, on_progress) -> None:
+    """Greedy generations from the first samples' prompts, into ``samples``."""
+    from .infer import generate
+
+    for i, sample in enumerate(samples):
         check_stop()
-        sample = samples[i]
         ids = list(rows[i]["input_ids"])[:first_trained(rows[i]["labels"])]
         sample.generated = generate(gen, None, prompt_ids=ids, adapter=gen.has_adapter, greedy=True,
                                     max_new_tokens=max_new_tokens, stop=stop).strip()
         check_stop()  # a generation cut short by stop is not a result
         if on_progress:
-            on_progress("generate", i + 1, g)
-    loss = total_loss / total_tokens if total_tokens else None
-    report = EvalReport(
-        loss=round(loss, 6) if loss is not None else None, perplexity=perplexity(loss), samples=samples, split=split,
-        num_samples=n, num_tokens=total_tokens, run_dir=str(rd), adapter=str(gen.adapter_path or ""), note=note,
-    )
-    if loss is not None:
-        report.perplexity = perplexity(report.loss)
-    if save:
-        save_report(rd, report)
-    return report
+            on_progress("generate", i + 1, len(samples))
 
 
 def save_report(run_dir: Path, report: EvalReport) -> Path:

@@ -70,7 +70,7 @@ class StepLogged(Event):
     elapsed: float = 0.0
     eta: float | None = None
     memory_mb: float | None = None
-    mfu: float | None = None  # model FLOPs utilisation, 0..1, CUDA runs on a known GPU only (engine.train.model_flops_utilization)
+    mfu: float | None = None  # model FLOPs utilisation, 0..1, CUDA runs on a known GPU only (engine.throughput.model_flops_utilization)
 
 
 @dataclass

@@ -203,8 +203,8 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
     from .infer import run_config
     from .model import load_tokenizer
     from .rundir import atomic_path
+    from .tasks import get_task
     from .tokenize import prompt_ids
-    from .train import iter_samples
 
     say = on_progress or (lambda text: None)
     cfg = run if isinstance(run, Config) else run_config(Path(run))
@@ -217,7 +217,7 @@ def export_data(run: str | os.PathLike | Config, out_jsonl: str | os.PathLike, o
     raw, info = load_dataset(cfg.data)
     stats = DataExport(out)
     with atomic_path(out) as tmp, jsonlines.open(tmp, mode="w") as writer:
-        for _, sample in iter_samples(raw, info, cfg, tokenizer, cfg.data.path):
+        for _, sample in get_task(cfg.task).samples(raw, info, cfg, tokenizer, cfg.data.path):
             stats.rows += 1
             if not sample.trainable:  # the trainer drops these too
                 stats.dropped += 1

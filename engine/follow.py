@@ -4,7 +4,7 @@ Any viewer (the run view, ``tunedeck attach``) watches a run this way; the
 training process never knows it is watched, so closing a viewer never affects
 training and any number of viewers can watch one run::
 
-    tail = MetricsTail(run_dir / "metrics.jsonl")
+    tail = MetricsTail(run_dir / rundir.METRICS_FILE)
     history = tail.poll()          # everything so far
     ...
     new = tail.poll()              # only what was appended since (a torn last line waits for its end)

@@ -27,6 +27,7 @@ from typing import Any, Callable, Iterator, Sequence
 from . import rundir
 from .config import Config, ModelConfig
 from .errors import RunError, TuneDeckError
+from .runs import no_adapter_message
 
 
 @dataclass
@@ -97,24 +98,6 @@ def default_checkpoint(run_dir: Path) -> tuple[str | None, str | None]:
     return ckpt.name, f"{rd.name}: no final adapter ({why}); using its newest complete checkpoint, {ckpt.name}"
 
 
-def no_adapter_message(rd: Path) -> str:
-    """One line: why run ``rd`` has no adapter and what to do about it."""
-    status = rundir.read_status(rd)
-    state = status.get("status", "unknown")
-    ckpt = rundir.last_checkpoint(rd)
-    if state == "running":
-        from .runs import pid_alive
-
-        if pid_alive(status.get("pid")):
-            extra = f"; or try its last checkpoint with --checkpoint {ckpt.name}" if ckpt else ""
-            return f"{rd.name}: still training, no final adapter yet; wait for it to finish{extra}"
-    if ckpt is not None:
-        return (f"{rd.name}: no adapter yet (run {state} at {ckpt.name}); finish it with "
-                f"`tunedeck train --resume {rd}`, or use --checkpoint {ckpt.name}")
-    return (f"{rd.name}: no adapter and no checkpoint (run {state}); train again with "
-            f"`tunedeck train --config {rd / rundir.CONFIG_FILE}` (or `tunedeck train --resume {rd}` once it has a checkpoint)")
-
-
 def run_config(run_dir: Path) -> Config:
     from .config import load_config
 
@@ -137,12 +120,17 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     cfg = run_config(rd) if rd is not None else Config()
     if base_model_cfg is not None:
         cfg.model = base_model_cfg
+    from .tasks import get_task
+
+    if not get_task(cfg.task).generates:
+        raise RunError(f"{rd.name if rd else cfg.model.name}: task {cfg.task} does not generate text "
+                       "(only causal_lm runs do)")
     adapter_path = adapter_source(rd, checkpoint) if (rd is not None and adapter) else None
     say = on_message or (lambda text: None)
     device, dtype = pick_device(cfg.model)
     say(f"Loading tokenizer for {cfg.model.name}")
     tokenizer = load_tokenizer(cfg.model, say)
-    from .console import quantization_words
+    from .model import quantization_words
 
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
     model = load_base_model(cfg.model, say)
@@ -285,6 +273,14 @@ def _held_back(text: str, stops: Sequence[str]) -> int:
     return n
 
 
+def _start_ids(tokenizer, prompt_text: str | None, prompt_ids: Sequence[int] | None) -> list[int]:
+    """The prompt's token ids (``prompt_ids`` as given), or one BOS (else EOS) token for an empty prompt."""
+    ids = list(prompt_ids) if prompt_ids is not None else encode_prompt(tokenizer, prompt_text or "")
+    if not ids:
+        ids = [tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id]
+    return ids
+
+
 def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = True, max_new_tokens: int = 128,
                     temperature: float = 0.7, top_p: float = 0.9, greedy: bool = False,
                     stop: threading.Event | None = None, prompt_ids: Sequence[int] | None = None,
@@ -305,9 +301,7 @@ def generate_stream(gen: Generator, prompt_text: str | None, *, adapter: bool = 
 
     if adapter and not gen.has_adapter:
         raise TuneDeckError("no adapter is loaded; generate with the base model (adapter off) or load a run")
-    ids = list(prompt_ids) if prompt_ids is not None else encode_prompt(gen.tokenizer, prompt_text or "")
-    if not ids:
-        ids = [gen.tokenizer.bos_token_id if gen.tokenizer.bos_token_id is not None else gen.tokenizer.eos_token_id]
+    ids = _start_ids(gen.tokenizer, prompt_text, prompt_ids)
     stops = [s for s in (gen.stop_strings if stop_strings is None else stop_strings) if s]
     rng = torch.Generator().manual_seed(seed) if seed is not None else None
     device = _input_device(gen.model)

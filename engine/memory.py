@@ -47,7 +47,7 @@ class MemoryEstimate:
 
 
 def model_shape(name: str) -> dict | None:
-    from .demo import DEMO_MODELS, demo_model_dir
+    from .model_files import DEMO_MODELS, demo_model_dir
 
     if name in DEMO_MODELS:
         p = demo_model_dir(name) / "config.json"
@@ -102,7 +102,7 @@ def estimate_memory(cfg: Config, device: tuple[str, float | None] | None = None)
     weights = quantized + embed * compute_bytes
     targets = cfg.lora.target_modules
     chosen = linears if targets == "all-linear" else [
-        lin for lin, n in zip(linears, ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")) if n in targets
+        lin for lin, n in zip(linears, ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"), strict=False) if n in targets
     ]
     lora_params = layers * sum(cfg.lora.r * (i + o) for i, o in chosen)
     lora = lora_params * 4

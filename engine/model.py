@@ -8,73 +8,17 @@ Small functions, each usable alone::
     model = add_lora(model, cfg.model, cfg.lora)
 
 The demo model name ``smollm2-135m-instruct`` resolves to a safetensors folder
-in the user cache, written once by ``tunedeck models pull`` (see :mod:`engine.demo`).
+in the user cache, written once by ``tunedeck models pull`` (see :mod:`engine.demo`); where a model's
+files are is :mod:`engine.model_files`.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from .config import LoraConfig, ModelConfig
 from .errors import ModelError
-
-
-def cache_dir() -> Path:
-    """Where TuneDeck keeps models it converts: $TUNEDECK_HOME, else $XDG_CACHE_HOME/tunedeck, else ~/.cache/tunedeck."""
-    if os.environ.get("TUNEDECK_HOME"):
-        return Path(os.environ["TUNEDECK_HOME"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tunedeck"
-
-
-@dataclass(frozen=True)
-class ResolvedModel:
-    """Where a model's files are: ``source`` is a folder or a hub id."""
-
-    source: str
-    kind: str  # "demo" | "folder" | "gguf" | "hub"
-    gguf_file: str | None = None
-
-
-def resolve_model(name: str) -> ResolvedModel:
-    """Turn ``model.name`` into something from_pretrained takes; errors say what to do."""
-    from .demo import DEMO_MODELS, demo_model_dir
-
-    if name in DEMO_MODELS:
-        path = demo_model_dir(name)
-        if not (path / "config.json").exists():
-            raise ModelError(f"model.name: demo model {name} is not downloaded yet; run: tunedeck models pull {name}")
-        return ResolvedModel(str(path), "demo")
-    p = Path(name).expanduser()
-    if p.suffix.lower() == ".gguf":
-        if not p.is_file():
-            raise ModelError(f"model.name: GGUF file {name} not found; check the path")
-        return ResolvedModel(str(p), "gguf", p.name)
-    if p.is_dir():
-        if not (p / "config.json").exists():
-            raise ModelError(f"model.name: folder {name} has no config.json; point to a transformers model folder, a .gguf file or a hub id")
-        return ResolvedModel(str(p), "folder")
-    if name.startswith((".", "/", "~")) or p.exists():
-        raise ModelError(f"model.name: {name} not found; use a model folder, a .gguf file, a hub id, or smollm2-135m-instruct")
-    return ResolvedModel(name, "hub")
-
-
-def local_model_dir(model_cfg: ModelConfig, on_message=None) -> str:
-    """A folder or hub id with safetensors weights; a .gguf is converted once into the cache."""
-    resolved = resolve_model(model_cfg.name)
-    if resolved.kind != "gguf":
-        return resolved.source
-    from .demo import convert_gguf, gguf_cache_dir
-
-    out = gguf_cache_dir(Path(resolved.source))
-    if not (out / "config.json").exists():
-        if on_message:
-            on_message(f"Converting {resolved.gguf_file} to safetensors (once) in {out}")
-        convert_gguf(Path(resolved.source), out)
-    return str(out)
+from .model_files import ResolvedModel, cache_dir, local_model_dir, resolve_model  # noqa: F401 - their old home
 
 
 def pick_device(model_cfg: ModelConfig) -> tuple[str, str]:
@@ -207,3 +151,19 @@ def count_parameters(model) -> tuple[int, int]:
         if p.requires_grad:
             trainable += n
     return trainable, total
+
+
+def quantization_words(quantization: str) -> str:
+    """The user's words for ``model.quantization``: 4-bit, 8-bit, 16-bit (not the config value 'none')."""
+    return {"4bit": "4-bit", "8bit": "8-bit", "none": "16-bit"}.get(quantization, quantization)
+
+
+def device_name(device: str) -> str:
+    """The device in a run's start event: "cuda (NVIDIA H100 80GB HBM3)" or "cpu (16 cores)"."""
+    if device == "cuda":
+        import torch
+
+        return f"cuda ({torch.cuda.get_device_name(0)})"
+    import os
+
+    return f"cpu ({os.cpu_count()} cores)"

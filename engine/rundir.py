@@ -7,6 +7,8 @@ Layout of ``runs/<YYYYmmdd-HHMMSS>-<name>/``::
     metrics.jsonl    one event per line: {"event": "step", "step": 12, "loss": 1.83, ...}
     checkpoints/     transformers Trainer checkpoints (checkpoint-N/)
     adapter/         the final LoRA adapter in PEFT format
+    error.log        the traceback, when a run failed on a bug
+    eval.json        the last evaluation's report
 
 State files are written atomically (temp file + rename), so a crash never
 leaves a half-written one behind.
@@ -32,6 +34,9 @@ STATUS_FILE = "status.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINTS_DIR = "checkpoints"
 ADAPTER_DIR = "adapter"
+LOCK_FILE = "train.lock"  # flock-ed by the process that trains the run (engine.runlock)
+ERROR_LOG = "error.log"  # the traceback of a run that failed on a bug
+EVAL_FILE = "eval.json"  # the last evaluation's report
 
 STOP_REQUEST = "stop.request"  # any process may create it; the training process polls it every step
 SAVE_REQUEST = "save.request"  # same, for "save a checkpoint now"
@@ -126,6 +131,7 @@ def read_status(run_dir: Path) -> dict[str, Any]:
 
 
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin", "model.safetensors", "pytorch_model.bin")
+TRAINER_STATE = "trainer_state.json"  # in each checkpoint-N/ (transformers' name)
 RESUME_FILES = ("optimizer.pt", "scheduler.pt")  # plus trainer_state.json, the weights and an RNG state
 
 
@@ -138,12 +144,12 @@ def missing_for_resume(path: Path) -> list[str]:
     missing += [n for n in RESUME_FILES if not (p / n).is_file()]
     if not any(p.glob("rng_state*.pth")):
         missing.append("rng_state.pth")
-    state = p / "trainer_state.json"
+    state = p / TRAINER_STATE
     try:
         if not isinstance(json.loads(state.read_text(encoding="utf-8")), dict):
-            missing.append("trainer_state.json")
+            missing.append(TRAINER_STATE)
     except (OSError, ValueError):
-        missing.append("trainer_state.json")
+        missing.append(TRAINER_STATE)
     return missing
 
 

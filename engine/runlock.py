@@ -21,12 +21,12 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from . import rundir
 from .errors import RunError
 
-LOCK_FILE = "train.lock"
-RUN_MARKERS = (rundir.CONFIG_FILE, rundir.STATUS_FILE, rundir.METRICS_FILE)
+LOCK_FILE = rundir.LOCK_FILE
 
 
 class RunLock:
@@ -43,6 +43,21 @@ class RunLock:
             finally:
                 os.close(self.fd)
                 self.fd = None
+
+
+def pid_alive(pid: Any) -> bool:
+    """True when a process with this id exists (os.kill(pid, 0) succeeds or is merely forbidden)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def _holder_pid(path: Path) -> str:
@@ -138,8 +153,6 @@ def claim_run_dir(path: str | os.PathLike, *, new: bool) -> RunLock:
 
 def run_state(run_dir: str | os.PathLike) -> str:
     """status.json's state; ``running`` whose process is gone is ``killed`` (and recorded so)."""
-    from .runs import pid_alive
-
     rd = Path(run_dir)
     status = rundir.read_status(rd)
     state = str(status.get("status", "unknown"))
@@ -154,8 +167,6 @@ def record_killed(run_dir: str | os.PathLike) -> bool:
 
     Atomic (temp file + rename); never raises; True when this call wrote it.
     """
-    from .runs import pid_alive
-
     rd = Path(run_dir)
     try:
         if not (rd / LOCK_FILE).exists() and not (rd / rundir.STATUS_FILE).exists():

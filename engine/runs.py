@@ -25,7 +25,8 @@ from typing import Any
 from . import rundir
 from .config import Config
 from .errors import RunError, TuneDeckError
-from .events import EvalLogged, RunFinished, RunStarted, StepLogged, TERMINAL_EVENTS, read_events
+from .events import TERMINAL_EVENTS, EvalLogged, RunFinished, RunStarted, StepLogged, read_events
+from .runlock import pid_alive, record_killed
 
 
 @dataclass
@@ -51,10 +52,6 @@ class RunSummary:
     config: Config | None = None
 
     @property
-    def alive(self) -> bool:
-        return self.status == "running"
-
-    @property
     def model_short(self) -> str:
         return _short(self.model)
 
@@ -68,21 +65,6 @@ def _short(name: str) -> str:
         return ""
     p = Path(name)
     return p.name if (name.startswith((".", "/", "~")) or p.suffix or os.sep in name and p.exists()) else name
-
-
-def pid_alive(pid: Any) -> bool:
-    """True when a process with this id exists (os.kill(pid, 0) succeeds or is merely forbidden)."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 def _load_cfg(run_dir: Path) -> tuple[Config | None, dict[str, Any]]:
@@ -108,25 +90,18 @@ def _started_from_name(name: str) -> datetime | None:
         return None
 
 
-def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
-    """Rebuild a run's summary from config.yaml, status.json and metrics.jsonl."""
-    rd = Path(run_dir)
-    if not (rd / rundir.CONFIG_FILE).exists():
-        raise RunError(f"{rd}: not a run folder (no {rundir.CONFIG_FILE})")
-    cfg, raw = _load_cfg(rd)
-    status = rundir.read_status(rd)
-    state = status.get("status", "unknown")
-    pid = status.get("pid") if isinstance(status.get("pid"), int) else None
-    if state == "running" and not pid_alive(pid):
-        from .runlock import record_killed
+@dataclass
+class _Replay:
+    steps: int = 0
+    max_steps: int = 0
+    final_loss: float | None = None
+    best_eval: float | None = None
+    first_time: float | None = None
+    duration: float = 0.0
 
-        record_killed(rd)  # the first process to see the dead pid writes it down
-        state = "killed"
 
-    model = cfg.model.name if cfg else str((raw.get("model") or {}).get("name", ""))
-    dataset = cfg.data.path if cfg else str((raw.get("data") or {}).get("path", ""))
-    max_steps = cfg.training.max_steps if cfg else 0
-
+def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
+    """What a run's metrics.jsonl says: steps, losses, when it started and how long its sessions trained."""
     steps = 0
     final_loss: float | None = None
     best_eval: float | None = None
@@ -160,11 +135,34 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
             session_start = None
     if session_start is not None and last_time is not None:  # still running, or killed mid-session
         end = last_time
-        if state == "running":
+        if running:
             end = max(end, time.time())
         duration += end - session_start
     if finished_loss is not None:
         final_loss = finished_loss
+    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration)
+
+
+def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
+    """Rebuild a run's summary from config.yaml, status.json and metrics.jsonl."""
+    rd = Path(run_dir)
+    if not (rd / rundir.CONFIG_FILE).exists():
+        raise RunError(f"{rd}: not a run folder (no {rundir.CONFIG_FILE})")
+    cfg, raw = _load_cfg(rd)
+    status = rundir.read_status(rd)
+    state = status.get("status", "unknown")
+    pid = status.get("pid") if isinstance(status.get("pid"), int) else None
+    if state == "running" and not pid_alive(pid):
+        record_killed(rd)  # the first process to see the dead pid writes it down
+        state = "killed"
+
+    model = cfg.model.name if cfg else str((raw.get("model") or {}).get("name", ""))
+    dataset = cfg.data.path if cfg else str((raw.get("data") or {}).get("path", ""))
+    max_steps = cfg.training.max_steps if cfg else 0
+
+    replay = _replay(rd, max_steps, running=state == "running")
+    steps, max_steps, final_loss, best_eval, first_time, duration = (
+        replay.steps, replay.max_steps, replay.final_loss, replay.best_eval, replay.first_time, replay.duration)
     steps = max(steps, int(status.get("step") or 0)) if isinstance(status.get("step"), int) else steps
 
     started = datetime.fromtimestamp(first_time) if first_time is not None else _started_from_name(rd.name)
@@ -181,6 +179,22 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
         checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg,
     )
+
+
+def no_adapter_message(rd: Path) -> str:
+    """One line: why run ``rd`` has no adapter and what to do about it."""
+    status = rundir.read_status(rd)
+    state = status.get("status", "unknown")
+    ckpt = rundir.last_checkpoint(rd)
+    if state == "running":
+        if pid_alive(status.get("pid")):
+            extra = f"; or try its last checkpoint with --checkpoint {ckpt.name}" if ckpt else ""
+            return f"{rd.name}: still training, no final adapter yet; wait for it to finish{extra}"
+    if ckpt is not None:
+        return (f"{rd.name}: no adapter yet (run {state} at {ckpt.name}); finish it with "
+                f"`tunedeck train --resume {rd}`, or use --checkpoint {ckpt.name}")
+    return (f"{rd.name}: no adapter and no checkpoint (run {state}); train again with "
+            f"`tunedeck train --config {rd / rundir.CONFIG_FILE}` (or `tunedeck train --resume {rd}` once it has a checkpoint)")
 
 
 def list_summaries(runs_dir: str | os.PathLike = "runs") -> list[RunSummary]:

@@ -22,7 +22,7 @@ def finished_step(rd: Path, status: dict) -> int:
         return step
     ckpt = rundir.last_checkpoint(rd)
     try:
-        return int(json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))["global_step"]) if ckpt else 0
+        return int(json.loads((ckpt / rundir.TRAINER_STATE).read_text(encoding="utf-8"))["global_step"]) if ckpt else 0
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 

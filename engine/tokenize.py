@@ -50,7 +50,7 @@ def _bytes_to_unicode() -> dict[int, str]:
             bs.append(b)
             cs.append(256 + n)
             n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
+    return dict(zip(bs, (chr(c) for c in cs), strict=False))
 
 
 _BYTE_DECODER = {c: b for b, c in _bytes_to_unicode().items()}
@@ -130,7 +130,7 @@ class TokenizedSample:
         """(readable token text, carries loss, beyond max_length) for every token before truncation."""
         texts = token_texts(tokenizer, self.full_input_ids)
         cut = len(self.input_ids)
-        return [(t, lab != IGNORE_INDEX, i >= cut) for i, (t, lab) in enumerate(zip(texts, self.full_labels))]
+        return [(t, lab != IGNORE_INDEX, i >= cut) for i, (t, lab) in enumerate(zip(texts, self.full_labels, strict=False))]
 
 
 def token_texts(tokenizer, ids: list[int]) -> list[str]:
@@ -144,7 +144,7 @@ def token_texts(tokenizer, ids: list[int]) -> list[str]:
     tokens = tokenizer.convert_ids_to_tokens(list(ids))
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     out: list[str] = []
-    for i, tok in zip(ids, tokens):
+    for i, tok in zip(ids, tokens, strict=False):
         if i in info.added:
             out.append(decoder.decode(b"", final=True) + info.added[i])
             decoder.reset()
@@ -176,7 +176,7 @@ def tokenize_rendered(rendered: Rendered, tokenizer, max_length: int, *, train_o
     pieces = _encode_many(tokenizer, [s.text for s in segments])
     ids: list[int] = []
     labels: list[int] = []
-    for seg, seg_ids in zip(segments, pieces):
+    for seg, seg_ids in zip(segments, pieces, strict=False):
         ids.extend(seg_ids)
         labels.extend(seg_ids if (seg.trained or train_on_prompt) else [IGNORE_INDEX] * len(seg_ids))
     bos = _tok_info(tokenizer).bos_id

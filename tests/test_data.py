@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import data as data_mod
+from engine.data import read as data_read
 from engine.config import DataConfig
 from engine.data import DatasetInfo, detect_format, load_dataset, load_raw, load_validation, to_record
 from engine.errors import DataError
@@ -223,7 +224,7 @@ def test_mixed_column_types_are_kept_as_text(tmp_path):
 
 
 def test_large_jsonl_goes_through_datasets_and_keeps_its_errors(tmp_path, monkeypatch, shared):
-    monkeypatch.setattr(data_mod, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(data_read, "LARGE_FILE_BYTES", 0)
     ds, info = load(shared / "lamini_docs_raw.jsonl")
     assert (info.format, info.num_rows, info.columns) == ("qa", 1400, ["question", "answer"])
     small = tmp_path / "big.jsonl"

@@ -48,7 +48,7 @@ def test_incomplete_checkpoint_is_ignored(tmp_path):
 
 
 def test_peak_flops_table_matches_device_names_most_specific_first():
-    from engine.train import peak_flops
+    from engine.throughput import peak_flops
 
     assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12  # how an H100 SXM names itself
     assert peak_flops("NVIDIA H100 PCIe") == 756e12
@@ -62,7 +62,7 @@ def test_peak_flops_table_matches_device_names_most_specific_first():
 
 
 def test_mfu_is_four_times_params_times_tokens_per_second_over_peak():
-    from engine.train import model_flops_utilization
+    from engine.throughput import model_flops_utilization
 
     # 7B parameters at 3,000 tokens/s on an H100 SXM: 4 * 7e9 * 3e3 / 989e12
     assert abs(model_flops_utilization(7_000_000_000, 3000.0, 989e12) - 0.08493) < 1e-4
@@ -77,12 +77,12 @@ def test_step_event_carries_mfu_on_a_known_gpu_only(monkeypatch):
     import types
     from pathlib import Path
 
-    import engine.train as train_mod
+    import engine.callback as callback_mod
 
     def make(device):
         got = []
-        cb = train_mod.EventCallbackMixin(got.append, threading.Event(), lambda s: None, Path("/nonexistent/checkpoints"),
-                                          device, total_params=1_000_000_000)
+        cb = callback_mod.EventCallback(got.append, threading.Event(), lambda s: None, Path("/nonexistent/checkpoints"),
+                                        device, total_params=1_000_000_000)
         state = types.SimpleNamespace(global_step=1, max_steps=10, epoch=0.1, num_input_tokens_seen=0)
         cb.on_train_begin(None, state, None)
         cb._last_t -= 1.0  # one second since the last log
@@ -91,7 +91,7 @@ def test_step_event_carries_mfu_on_a_known_gpu_only(monkeypatch):
         return next(e for e in got if isinstance(e, StepLogged))
 
     assert make("cpu").mfu is None
-    monkeypatch.setattr(train_mod, "cuda_peak_flops", lambda device: 100e12 if device == "cuda" else None)
+    monkeypatch.setattr(callback_mod, "cuda_peak_flops", lambda device: 100e12 if device == "cuda" else None)
     step = make("cuda")
     # about 5,000 tokens/s (the clock moved a little): 4 * 1e9 * 5000 / 100e12 = 0.2
     assert step.tokens_per_second and abs(step.mfu - 4e9 * step.tokens_per_second / 100e12) < 1e-4

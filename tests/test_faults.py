@@ -176,7 +176,7 @@ def test_disk_full_while_saving_fails_with_a_hint_and_keeps_the_last_complete_ch
 def test_disk_full_is_recognised_from_errno_text_and_free_space(tmp_path):
     import errno
 
-    from engine.train import hint_for, is_disk_full
+    from engine.failures import hint_for, is_disk_full
 
     assert is_disk_full(OSError(errno.ENOSPC, "No space left on device"))
     assert is_disk_full(OSError(errno.EDQUOT, "Disk quota exceeded"))

@@ -178,7 +178,7 @@ def test_a_really_full_disk_is_named_status_ends_failed_and_the_last_checkpoint_
 
 
 def test_torch_zip_writer_errors_count_as_disk_full_when_the_disk_is_nearly_full(small_disk):
-    from engine.train import is_disk_full
+    from engine.failures import is_disk_full
 
     torn = RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 4160 vs 4056")
     with open(small_disk / "ballast", "wb") as f:

@@ -1,4 +1,4 @@
-"""engine.rowsource: lazy JSONL offsets, rows, search and count; small-file backends through engine.data."""
+"""engine.data.rowsource: lazy JSONL offsets, rows, search and count; small-file backends through engine.data."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from engine import rowsource
+from engine.data import rowsource
 from engine.errors import DataError
-from engine.rowsource import ERROR_KEY, JsonlRows, TableRows, open_rows
+from engine.data.rowsource import ERROR_KEY, JsonlRows, TableRows, open_rows
 
 
 def write_rows(path, n, *, newline="\n", bom=False, trailing_newline=True):

@@ -164,7 +164,7 @@ def test_padding_free_batch_has_the_same_loss_as_padded(tiny_model_dir):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engine.train import Collator
+    from engine.trainer import Collator
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
@@ -226,7 +226,7 @@ def test_another_process_can_stop_and_checkpoint_through_request_files(tiny_mode
 
 
 def test_token_budget_batches_fill_up_to_the_budget_and_train(tiny_model_dir, qa_file, tmp_path):
-    from engine.train import TokenBudgetBatchSampler
+    from engine.trainer import TokenBudgetBatchSampler
 
     lengths = [5, 60, 30, 30, 10, 64, 1, 40]
     sampler = TokenBudgetBatchSampler(lengths, 64, seed=1)
@@ -252,7 +252,7 @@ def test_attention_that_cannot_pack_falls_back_to_length_grouped_padded_batches(
                                                                                 monkeypatch):
     import transformers.trainer as hf_trainer
 
-    import engine.train as engine_train
+    import engine.trainer as engine_trainer
 
     sampled = []
 
@@ -262,7 +262,7 @@ def test_attention_that_cannot_pack_falls_back_to_length_grouped_padded_batches(
             return super().__iter__()
 
     monkeypatch.setattr(hf_trainer, "LengthGroupedSampler", RecordingSampler)
-    monkeypatch.setattr(engine_train, "supports_padding_free", lambda model: False)  # as for an attention without position ids
+    monkeypatch.setattr(engine_trainer, "supports_padding_free", lambda model: False)  # as for an attention without position ids
     events = []
     result = train(tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_steps": 3}), on_event=events.append)
     assert result.status == "finished", result.last_event
@@ -279,7 +279,7 @@ def test_completion_only_logits_give_the_models_own_loss_and_gradients(tiny_mode
 
     from engine.config import LoraConfig, ModelConfig
     from engine.model import add_lora
-    from engine.train import Collator, accepts_logits_mask, completion_only_loss
+    from engine.trainer import Collator, accepts_logits_mask, completion_only_loss
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)

@@ -3,8 +3,9 @@
 A :class:`Task` says how a data row becomes model features and labels, which collator batches them,
 which model class to load, what the preview shows of a row, how predictions are decoded and scored,
 and runs the training recipe (:meth:`Task.fit`, called by :func:`engine.train.train` with the same run
-folder and event stream as any run). ``causal_lm`` is still implemented in engine.train, engine.tokenize
-and engine.templates; only its name is registered here (moving it behind the seam is a later step).
+folder and event stream as any run). ``causal_lm`` (:mod:`.causal_lm`) and ``extractive_qa``
+(:mod:`.extractive_qa`) are the tasks; engine.train, engine.evaluate, engine.infer and engine.export ask
+``get_task(cfg.task)`` instead of knowing which one runs.
 
     task = get_task("extractive_qa")
     task.load_examples(cfg)          # rows, info
@@ -14,6 +15,7 @@ and engine.templates; only its name is registered here (moving it behind the sea
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
@@ -21,11 +23,23 @@ from ..errors import ConfigError
 TASK_NAMES = ("causal_lm", "extractive_qa")
 
 
+@dataclass
+class FitResult:
+    """How :meth:`Task.fit` ended."""
+
+    final_step: int
+    stopped: bool
+    nan_step: int | None
+    last_loss: float | None
+    output_path: str | None = None  # where the final weights went (default: the adapter folder)
+
+
 class Task:
     """The interface every task implements (all imports lazy, so the TUI may import this module)."""
 
     name: str = ""
     model_class: str = ""  # the transformers Auto class, e.g. "AutoModelForQuestionAnswering"
+    generates: bool = False  # whether a prediction is generated text (the Playground, `tunedeck generate`)
 
     def load_examples(self, cfg) -> tuple[list[dict], Any]:
         """The training rows (and a description of the data) for ``cfg.data``."""
@@ -54,15 +68,8 @@ class Task:
         raise NotImplementedError
 
     def fit(self, cfg, run_dir, resume_ckpt, emit, stop, save_now=None, prep=None):
-        """Train ``cfg`` into ``run_dir`` reporting events through ``emit``; returns engine.train._FitResult."""
+        """Train ``cfg`` into ``run_dir`` reporting events through ``emit``; returns a :class:`FitResult`."""
         raise NotImplementedError
-
-
-class CausalLM(Task):
-    """Placeholder for the causal-LM task, which engine.train runs itself."""
-
-    name = "causal_lm"
-    model_class = "AutoModelForCausalLM"
 
 
 def get_task(name: str) -> Task:
@@ -71,5 +78,7 @@ def get_task(name: str) -> Task:
 
         return ExtractiveQA()
     if name == "causal_lm":
+        from .causal_lm import CausalLM
+
         return CausalLM()
     raise ConfigError([("task", f"unknown task {name!r}; use one of {', '.join(TASK_NAMES)}")])

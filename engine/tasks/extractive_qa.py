@@ -46,7 +46,7 @@ class ExtractiveQA(Task):
     def metrics(self, predictions, rows):
         from .qa_metrics import squad_scores
 
-        return squad_scores((p.text, r["answers"]["text"]) for p, r in zip(predictions, rows))
+        return squad_scores((p.text, r["answers"]["text"]) for p, r in zip(predictions, rows, strict=False))
 
     def prepare(self, cfg, emit):
         from .qa_train import prepare

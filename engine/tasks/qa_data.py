@@ -53,7 +53,7 @@ def check_answers(qid: str, context: str, texts: list[str], starts: list, where:
         raise DataError(f"{where}: question {qid}: {len(texts)} answer texts but {len(starts)} answer_start values; "
                         "give one offset per answer")
     out_t, out_s = [], []
-    for text, raw in zip(texts, starts):
+    for text, raw in zip(texts, starts, strict=False):
         text = _text(text)
         start = _start(raw)
         if start is None or start < 0:

@@ -52,7 +52,7 @@ def _tokenize(tokenizer, questions: list[str], contexts: list[str], qa_cfg, ids:
     try:
         return tokenizer(questions, contexts, **kwargs)
     except Exception:
-        for q, c, qid in zip(questions, contexts, ids):  # find the question that does not fit
+        for q, c, qid in zip(questions, contexts, ids, strict=False):  # find the question that does not fit
             try:
                 tokenizer([q], [c], **kwargs)
             except Exception as e:
@@ -103,7 +103,7 @@ def encode_examples(examples: list[dict], tokenizer, qa_cfg) -> QaFeatures:
         cols["start_positions"].append(start)
         cols["end_positions"].append(end)
         ex_index.append(e_i)
-        all_offsets.append([tuple(o) if s == 1 else None for o, s in zip(offsets, seq)])
+        all_offsets.append([tuple(o) if s == 1 else None for o, s in zip(offsets, seq, strict=False)])
     stats.windows = len(ex_index)
     for e_i, e in enumerate(examples):
         if e["answers"]["text"] and not found[e_i]:

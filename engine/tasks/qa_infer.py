@@ -15,7 +15,7 @@ from typing import Callable
 
 from .. import rundir
 
-EVAL_FILE = "eval.json"
+EVAL_FILE = rundir.EVAL_FILE
 
 
 def is_qa_run(run_dir) -> bool:
@@ -83,9 +83,9 @@ def evaluate_qa_run(run_dir, *, max_samples: int | None = None, checkpoint=None,
     feats = encode_examples(examples, tokenizer, cfg.qa)
     with_null = any(not e["answers"]["text"] for e in examples)
     preds = _decode(cfg, examples, feats, model, tokenizer, with_null)
-    scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, examples))
+    scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, examples, strict=False))
     rows = []
-    for p, e in zip(preds, examples):
+    for p, e in zip(preds, examples, strict=False):
         golds = e["answers"]["text"]
         rows.append({"id": e["id"], "question": e["question"], "context": e["context"], "gold_answers": golds,
                      "gold_starts": e["answers"]["answer_start"], "predicted": p.text, "predicted_start": p.start_char,

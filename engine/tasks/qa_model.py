@@ -96,7 +96,7 @@ def trained_source(run_dir: Path, checkpoint=None) -> tuple[str, str]:
         return "full", str(rd / MODEL_DIR)
     if (rd / rundir.ADAPTER_DIR / "adapter_config.json").exists():
         return "lora", str(rd / rundir.ADAPTER_DIR)
-    from ..infer import no_adapter_message
+    from ..runs import no_adapter_message
 
     raise RunError(no_adapter_message(rd).replace("no adapter", "no trained model"))
 

@@ -98,7 +98,7 @@ def metrics_function(cfg, data: QaData):
         preds = postprocess(data.val_examples, data.val_feats.example_index, data.val_feats.offsets, start, end,
                             n_best=cfg.qa.n_best, max_answer_length=cfg.qa.max_answer_length,
                             with_null=data.with_null, null_threshold=cfg.qa.null_threshold)
-        scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, data.val_examples))
+        scores = squad_scores((p.text, e["answers"]["text"]) for p, e in zip(preds, data.val_examples, strict=False))
         out = {"exact_match": scores["exact_match"], "f1": scores["f1"]}
         if data.with_null:
             out.update({"answerable_f1": scores["answerable"]["f1"], "unanswerable_f1": scores["unanswerable"]["f1"]})
@@ -138,14 +138,15 @@ def prepare(cfg, emit) -> tuple:
 
 
 def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
-    """Train an encoder for extractive QA; returns engine.train's _FitResult."""
+    """Train an encoder for extractive QA; returns a :class:`engine.tasks.FitResult`."""
     from transformers import DataCollatorWithPadding, set_seed
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from .. import rundir
-    from ..model import count_parameters
-    from ..train import _device_name, _FitResult, event_callback, training_arguments
+    from ..callback import EventCallback
     from ..events import RunStarted
+    from ..model import count_parameters, device_name
+    from ..trainer import quiet_trainer, training_arguments
+    from . import FitResult
     from .qa_model import MODEL_DIR, add_qa_lora, load_qa_model
 
     def say(text: str) -> None:
@@ -164,14 +165,14 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
 
     def start_event(state) -> RunStarted:
         return RunStarted(
-            run_dir=str(rd), config=cfg.to_dict(), device=_device_name(device), trainable_params=trainable,
+            run_dir=str(rd), config=cfg.to_dict(), device=device_name(device), trainable_params=trainable,
             total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
             max_steps=state.max_steps, epochs=cfg.training.epochs, batching="padded",
             truncated_samples=data.train_feats.stats.lost_to_truncation, dropped_samples=0,
             resumed_from_step=state.global_step,
         )
 
-    callback = event_callback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
+    callback = EventCallback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
     args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None)
     args.train_sampling_strategy = "group_by_length"  # padding wastes least when a batch's lengths are alike
     args.label_names = ["start_positions", "end_positions"]
@@ -180,8 +181,7 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
                       data_collator=DataCollatorWithPadding(tokenizer),
                       compute_metrics=metrics_function(cfg, data) if data.val is not None else None,
                       callbacks=[callback])
-    for noisy in (PrinterCallback, ProgressCallback):
-        trainer.remove_callback(noisy)
+    quiet_trainer(trainer)
     if resume_ckpt is not None:
         say(f"Resuming from {resume_ckpt.name}")
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
@@ -190,5 +190,5 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
         say(f"Saving {'adapter' if cfg.qa.method == 'lora' else 'model'}")
         model.save_pretrained(out, safe_serialization=True)
         tokenizer.save_pretrained(out)
-    return _FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss,
+    return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss,
                       output_path=str(out))

@@ -1,0 +1,178 @@
+"""The causal-LM task: a decoder learns to continue a prompt with its completion (prompt tokens masked).
+
+Its pieces live in the engine's own modules: templates and tokenisation (:mod:`engine.templates`,
+:mod:`engine.tokenize`), data preparation (:mod:`engine.prepare`), batching and the completion-only
+loss (:mod:`engine.trainer`), evaluation (:mod:`engine.evaluate`) and generation (:mod:`engine.infer`).
+:meth:`CausalLM.fit` is its training recipe: load the base, add LoRA, fit with the Trainer, save the adapter.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ..events import MessageLogged, RunStarted
+from . import FitResult, Task
+
+
+def perplexity(loss: float | None) -> float | None:
+    if loss is None or not math.isfinite(loss):
+        return None
+    try:
+        return math.exp(loss)
+    except OverflowError:
+        return None
+
+
+def token_loss(logits, labels) -> tuple[float, int]:
+    """(sum of token losses, number of trained tokens) of one sample's logits (sequence, vocabulary)."""
+    import torch
+    import torch.nn.functional as F
+
+    labels = torch.as_tensor(labels, device=logits.device)
+    shift_logits = logits[:-1, :].float()
+    shift_labels = labels[1:]
+    n = int((shift_labels != -100).sum().item())
+    if n == 0:
+        return 0.0, 0
+    total = F.cross_entropy(shift_logits, shift_labels, ignore_index=-100, reduction="sum").item()
+    return float(total), n
+
+
+class CausalLM(Task):
+    name = "causal_lm"
+    model_class = "AutoModelForCausalLM"
+    generates = True
+
+    def load_examples(self, cfg):
+        from ..data import load_dataset
+
+        return load_dataset(cfg.data)
+
+    def features(self, rows, tokenizer, cfg, info=None):
+        """Rows -> ({"input_ids", "labels"} columns, PrepStats); rows with nothing to train are dropped."""
+        from ..prepare import encode_rows
+
+        return encode_rows(rows, info if info is not None else self._info(rows, cfg), cfg, tokenizer, cfg.data.path)
+
+    def samples(self, rows, info, cfg, tokenizer, source: str, numbers=None):
+        """(row index, TokenizedSample) for each row: the rendered text, ids, labels and what was cut."""
+        from ..prepare import iter_samples
+
+        return iter_samples(rows, info, cfg, tokenizer, source, numbers)
+
+    def prepare_data(self, cfg, tokenizer, emit=lambda e: None):
+        """Tokenised train and validation datasets (engine.prepare.PreparedData)."""
+        from ..prepare import prepare_data
+
+        return prepare_data(cfg, tokenizer, emit)
+
+    def collator(self, tokenizer, mode: str = "padding_free", row_tokens: int | None = None):
+        from ..trainer import Collator
+
+        return Collator(tokenizer, mode, row_tokens=row_tokens)
+
+    def preview(self, row, tokenizer, cfg, info=None):
+        """The Template screen's sample: the rendered prompt and completion, tokens and their labels."""
+        from ..tokenize import encode_row
+
+        return encode_row(row, info if info is not None else self._info([row], cfg), cfg.data, tokenizer)
+
+    def predictions(self, rows, features, logits, cfg):
+        """One (summed token loss, trained tokens) pair per sample: ``logits`` of ``features``' input_ids."""
+        return [token_loss(lg, lab) for lg, lab in zip(logits, features["labels"], strict=False)]
+
+    def metrics(self, predictions, rows):
+        """Token-weighted loss and perplexity over the samples' (summed loss, tokens) pairs."""
+        total, tokens = sum(s for s, _ in predictions), sum(k for _, k in predictions)
+        loss = total / tokens if tokens else None
+        return {"loss": loss, "perplexity": perplexity(loss)}
+
+    def prepare(self, cfg, emit):
+        """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
+        from ..model import load_tokenizer, pick_device
+        from ..sanity import config_warnings
+
+        device, dtype = pick_device(cfg.model)
+        emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
+        tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
+        data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
+        for warning in config_warnings(cfg, tokenizer):
+            emit(MessageLogged(warning, level="warning"))
+        return device, dtype, tokenizer, data
+
+    def fit(self, cfg, run_dir, resume_ckpt, emit, stop, save_now=None, prep=None) -> FitResult:
+        return fit(self, cfg, run_dir, resume_ckpt, emit, stop, save_now, prep)
+
+    @staticmethod
+    def _info(rows, cfg):
+        from ..data import dataset_info
+
+        return dataset_info(rows, cfg.data.path, cfg.data)
+
+
+def _batching(cfg, model, say) -> str:
+    """The configured batching, or padded batches grouped by length where attention cannot pack samples."""
+    from .. import trainer
+
+    if cfg.training.batching == "padding_free" and not trainer.supports_padding_free(model):
+        say(f"Attention implementation {model.config._attn_implementation} cannot pack samples; "
+            "using padded batches of similar lengths")
+        return "padded_grouped"
+    return cfg.training.batching
+
+
+def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None) -> FitResult:
+    """The causal-LM recipe: seed, base model, LoRA, the Trainer with the event callback, train, save the adapter."""
+    from transformers import set_seed
+
+    from .. import rundir
+    from ..callback import EventCallback
+    from ..dequant import prepare_for_training
+    from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
+    from ..trainer import quiet_trainer, trainer_class, training_arguments
+
+    def say(text: str) -> None:
+        emit(MessageLogged(text))
+
+    device, dtype, tokenizer, data = prep if prep is not None else task.prepare(cfg, emit)
+    set_seed(cfg.training.seed)
+    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
+    model = load_base_model(cfg.model, say)
+    frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
+    model = add_lora(model, cfg.model, cfg.lora)
+    trainable, total = count_parameters(model)
+    batching = _batching(cfg, model, say)
+    checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
+
+    def start_event(state) -> RunStarted:
+        return RunStarted(
+            run_dir=str(rd), config=cfg.to_dict(), device=device_name(device), trainable_params=trainable,
+            total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
+            max_steps=state.max_steps, epochs=cfg.training.epochs, batching=batching,
+            truncated_samples=data.stats.truncated, dropped_samples=data.stats.dropped_no_trained,
+            resumed_from_step=state.global_step, frozen_weights=frozen.describe(),
+        )
+
+    callback = EventCallback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
+    args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None)
+    if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
+        args.train_sampling_strategy = "group_by_length"
+        batching = "padded"
+    trainer = trainer_class(cfg.training.max_tokens_per_batch)(
+        model=model,
+        args=args,
+        train_dataset=data.train,
+        eval_dataset=data.val,
+        data_collator=task.collator(tokenizer, batching, row_tokens=cfg.data.max_length),
+        callbacks=[callback],
+    )
+    quiet_trainer(trainer)
+    if resume_ckpt is not None:
+        say(f"Resuming from {resume_ckpt.name}")
+    trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
+    if not callback.stopped and callback.nan_step is None:
+        say("Saving adapter")
+        model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
+        tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
+    return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)
