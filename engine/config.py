@@ -265,20 +265,9 @@ def _num(x: Any) -> str:
     return str(int(x)) if x.is_integer() else f"{x:g}"
 
 
-def config_from_dict(data: Any, source: str | None = None) -> Config:
-    """Build a Config from nested dicts, filling defaults; every problem is reported at once."""
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError([("", f"expected a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}")], source)
-    errors: list[tuple[str, str]] = []
-    sections: dict[str, Any] = {}
-    task = "causal_lm"
-    if "task" in data:
-        try:
-            task = coerce_field("task", data["task"])
-        except ConfigError as e:
-            errors.extend(e.errors)
+def _section_shape_errors(data: dict) -> list[tuple[str, str]]:
+    """Top-level keys that are no section, and sections that are no mapping."""
+    errors = []
     for section_name, value in data.items():
         if section_name == "task":
             continue
@@ -286,22 +275,41 @@ def config_from_dict(data: Any, source: str | None = None) -> Config:
             errors.append((str(section_name), _unknown_key_message(str(section_name))))
         elif value is not None and not isinstance(value, dict):
             errors.append((section_name, f"expected a mapping of keys, got {_fmt(value)}"))
-    for section_name, cls in ALL_SECTIONS.items():
-        given = data.get(section_name) or {}
-        if not isinstance(given, dict):
+    return errors
+
+
+def _build_section(section_name: str, cls: type, given: dict, errors: list[tuple[str, str]]):
+    """One section's dataclass from its given keys, each checked; problems appended to ``errors``."""
+    known = {f.name for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in given.items():
+        path = f"{section_name}.{key}"
+        if key not in known:
+            errors.append((path, _unknown_key_message(path)))
             continue
-        known = {f.name for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for key, value in given.items():
-            path = f"{section_name}.{key}"
-            if key not in known:
-                errors.append((path, _unknown_key_message(path)))
-                continue
-            try:
-                kwargs[key] = coerce_field(path, value)
-            except ConfigError as e:
-                errors.extend(e.errors)
-        sections[section_name] = cls(**kwargs)
+        try:
+            kwargs[key] = coerce_field(path, value)
+        except ConfigError as e:
+            errors.extend(e.errors)
+    return cls(**kwargs)
+
+
+def config_from_dict(data: Any, source: str | None = None) -> Config:
+    """Build a Config from nested dicts, filling defaults; every problem is reported at once."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([("", f"expected a mapping of sections ({', '.join(SECTIONS)}), got {type(data).__name__}")], source)
+    errors: list[tuple[str, str]] = []
+    task = "causal_lm"
+    if "task" in data:
+        try:
+            task = coerce_field("task", data["task"])
+        except ConfigError as e:
+            errors.extend(e.errors)
+    errors.extend(_section_shape_errors(data))
+    sections = {name: _build_section(name, cls, data.get(name) or {}, errors)
+                for name, cls in ALL_SECTIONS.items() if isinstance(data.get(name) or {}, dict)}
     if not errors:
         cfg = Config(**sections, task=task)
         if task != "causal_lm":

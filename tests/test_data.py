@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import data as data_mod
-from engine.data import read as data_read
 from engine.config import DataConfig
 from engine.data import DatasetInfo, detect_format, load_dataset, load_raw, load_validation, to_record
+from engine.data import read as data_read
 from engine.errors import DataError
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from engine.data import rowsource
-from engine.errors import DataError
 from engine.data.rowsource import ERROR_KEY, JsonlRows, TableRows, open_rows
+from engine.errors import DataError
 
 
 def write_rows(path, n, *, newline="\n", bom=False, trailing_newline=True):
