@@ -150,7 +150,3 @@ def _library_bars(enable: bool, previous: dict | None = None) -> dict:
         pass
     return state
 
-
-def quantization_words(quantization: str) -> str:
-    """The user's words for ``model.quantization``: 4-bit, 8-bit, 16-bit (not the config value 'none')."""
-    return {"4bit": "4-bit", "8bit": "8-bit", "none": "16-bit"}.get(quantization, quantization)

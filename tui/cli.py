@@ -218,7 +218,7 @@ def cmd_init(args) -> int:
 def cmd_data(args) -> int:
     from engine.config import DataConfig
     from engine.data import load_dataset
-    from engine.datacheck import row_warnings
+    from engine.data.check import row_warnings
 
     from .qa_cli import data_lines
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from engine.console import quantization_words
+from engine.model import quantization_words
 
 from .text import hms
 

@@ -1,6 +1,6 @@
 """Data screen: choose a file, see its detected format, page through rows, search, map columns.
 
-Rows come from engine.rowsource in worker threads; the table only ever holds
+Rows come from engine.data.rowsource in worker threads; the table only ever holds
 the rows on screen (see tui/widgets/data_table.py), so a million-row JSONL
 scrolls as smoothly as a ten-row file. Counting runs in the background while
 the first page is already shown.
@@ -54,7 +54,7 @@ class DataScreen(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.source = None  # engine.rowsource.RowSource of the file on show
+        self.source = None  # engine.data.rowsource.RowSource of the file on show
         self.row_offset = 0  # index of the table's first row
         self.page_rows: list[dict] = []
         self.columns: list[str] = []
@@ -130,7 +130,7 @@ class DataScreen(Screen):
 
     @work(thread=True, exclusive=True, group="data-open", exit_on_error=False)
     def _open(self, path: str, cancel: threading.Event) -> None:
-        from engine.rowsource import open_rows
+        from engine.data.rowsource import open_rows
 
         try:
             source = open_rows(path, split=self.app.state.config.data.split)

@@ -27,8 +27,8 @@ from textual.screen import Screen
 from textual.widgets import Button, Footer, Label
 from textual.worker import Worker, WorkerState
 
-from engine.console import quantization_words
 from engine.events import CheckpointSaved, Event, RunFailed, RunFinished, RunStarted, RunStopped
+from engine.model import quantization_words
 from engine.rundir import METRICS_FILE
 
 from ..messages import EngineEvent, TrainingEnded, TrainingOver

@@ -3,7 +3,7 @@
 It only ever holds the rows on screen. Moving past its first or last row, the
 page keys, Home/End and the mouse wheel do not scroll it: they post
 :class:`RowWindow.Move` so the screen can fetch the next window from its row
-source (engine.rowsource) and refill it.
+source (engine.data.rowsource) and refill it.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from typing import Any
 
 from rich.text import Text
 
-ERROR_KEY = "⚠ error"  # engine.rowsource.ERROR_KEY (not imported: keeps this module dependency-free)
+ERROR_KEY = "⚠ error"  # engine.data.rowsource.ERROR_KEY (not imported: keeps this module dependency-free)
 
 PROMPT_STYLE = "dim"
 TRAINED_STYLE = "bold green"
