@@ -32,6 +32,7 @@ from .screens.playground import PlaygroundScreen
 from .screens.runs import RunsScreen
 from .screens.template import TemplateScreen
 from .screens.train import TrainScreen
+from .qa_modes import for_task, sync_mode
 from .state import AppState
 from .widgets.confirm import Confirm
 from .widgets.fields import leave_text_field
@@ -58,9 +59,10 @@ def _styled_at_birth(cls):
 class TuneDeckApp(App):
     # Every screen's CSS up front: a screen's own CSS_PATH would otherwise be parsed on its first
     # switch and restyle every widget of every screen (seconds at first visit to each screen).
-    CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export"))]
+    CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export")),
+                "widgets/qa.tcss"]
     TITLE = "TuneDeck"
-    MODES = {name: _styled_at_birth(cls) for name, cls in (
+    MODES = {name: for_task(name, _styled_at_birth(cls)) for name, cls in (
         ("data", DataScreen), ("template", TemplateScreen), ("config", ConfigScreen), ("train", TrainScreen),
         ("runs", RunsScreen), ("playground", PlaygroundScreen))}
     BINDINGS = [
@@ -98,6 +100,7 @@ class TuneDeckApp(App):
         # The Playground keeps its prompt focused (it drops keys typed while it was being shown).
         if self.current_mode != "playground" and self.screen_stack:
             leave_text_field(self.screen)
+        sync_mode(self, mode)  # a screen built for the other task (causal LM / extractive QA) is rebuilt
         return super().switch_mode(mode)
 
     def action_goto(self, screen: str) -> None:
