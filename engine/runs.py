@@ -49,6 +49,8 @@ class RunSummary:
     has_adapter: bool = False
     checkpoints: list[str] = field(default_factory=list)
     config: Config | None = None
+    exact_match: float | None = None  # extractive QA: the last eval's EM and F1 (0..100)
+    f1: float | None = None
 
     @property
     def alive(self) -> bool:
@@ -130,6 +132,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
     steps = 0
     final_loss: float | None = None
     best_eval: float | None = None
+    qa_scores: tuple[float | None, float | None] = (None, None)
     first_time: float | None = None
     duration = 0.0
     session_start: float | None = None
@@ -152,6 +155,8 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         elif isinstance(ev, EvalLogged):
             if ev.eval_loss is not None and (best_eval is None or ev.eval_loss < best_eval):
                 best_eval = ev.eval_loss
+            if ev.f1 is not None:
+                qa_scores = (ev.exact_match, ev.f1)
         if isinstance(ev, RunFinished) and ev.final_loss is not None:
             finished_loss = ev.final_loss
         if isinstance(ev, TERMINAL_EVENTS):
@@ -179,7 +184,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         name=rd.name, path=rd, status=state, model=model, dataset=dataset, steps=steps, max_steps=max_steps,
         final_loss=final_loss, best_eval_loss=best_eval, duration_s=round(max(0.0, duration), 3), started=started,
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
-        checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg,
+        checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg, exact_match=qa_scores[0], f1=qa_scores[1],
     )
 
 

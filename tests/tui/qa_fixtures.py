@@ -80,3 +80,34 @@ def qa_run(qa_bert, tmp_path_factory) -> Path:
     assert result.status == "finished", result.last_event
     evaluate_qa_run(result.run_dir)
     return result.run_dir
+
+
+# --------------------------------------------------------------------------- recorded QA runs (fixed numbers)
+
+QA_SCORES = {10: (14.3, 25.0), 20: (42.9, 51.2), 30: (57.1, 62.9), 40: (71.4, 76.5)}
+
+
+def make_qa_run(runs_dir: Path | str, name: str, data: str = "tiny.json", model: str = "tiny-bert") -> Path:
+    """A finished extractive-QA run folder as training leaves it, with fixed EM/F1 at steps 10..40."""
+    from engine import rundir
+    from engine.config import load_config, save_config
+    from engine.events import EvalLogged, MetricsWriter, RunFinished, RunStarted
+    from run_fixtures import T0, step_events
+
+    rd = Path(runs_dir) / name
+    rd.mkdir(parents=True, exist_ok=True)
+    save_config(load_config(None, {**qa_settings(Path(model), Path(data), runs_dir), "output.name": "qa"}),
+                rd / rundir.CONFIG_FILE)
+    w = MetricsWriter(rd / rundir.METRICS_FILE)
+    w(RunStarted(run_dir=str(rd), config={}, device="cpu (2 cores)", trainable_params=230_000, total_params=230_000,
+                 train_samples=7, val_samples=7, max_steps=40, epochs=20.0, time=T0))
+    for e in step_events(str(rd), 1, 40, 40, scale=0.5, eval_every=0):
+        w(e)
+        if e.name == "step" and e.step in QA_SCORES:
+            em, f1 = QA_SCORES[e.step]
+            w(EvalLogged(step=e.step, eval_loss=round(1.6 - e.step / 40, 4), exact_match=em, f1=f1, time=e.time))
+    (rd / "model").mkdir(exist_ok=True)
+    w(RunFinished(step=40, adapter_path=str(rd / "model"), elapsed=120.0, final_loss=0.6, time=T0 + 121))
+    rundir.write_status(rd, "finished", step=40)
+    w.close()
+    return rd

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 from functools import partial
 
+import pytest
+
 from engine.config import load_config
-from qa_fixtures import qa_bert, qa_settings, squad_path  # noqa: F401
+from qa_fixtures import make_qa_run, qa_bert, qa_settings, squad_path  # noqa: F401
+from run_fixtures import make_run
 from tui.app import TuneDeckApp
 from tui.state import AppState
 import tui_helpers
@@ -58,3 +61,36 @@ def test_qa_template_no_answer_window_100x30(snap_compare, qa_bert, squad_path):
         await pilot.pause(0.2)
 
     assert snap_compare(qa_app(qa_bert, "tiny.json"), terminal_size=(100, 30), run_before=run_before)
+
+
+@pytest.fixture
+def recorded_qa(tmp_path, monkeypatch):
+    import time as _time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TZ", "UTC")
+    _time.tzset()
+    make_run("runs", "20251124-090000-base", "finished")
+    yield make_qa_run("runs", "20251124-100000-qa")
+    monkeypatch.delenv("TZ")
+    _time.tzset()
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qa_run_view_em_f1_chart(snap_compare, recorded_qa, size):
+    async def run_before(pilot):
+        await until(pilot, lambda: getattr(pilot.app.screen, "loaded", False), what="the run view")
+        await pilot.pause(0.3)
+
+    app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="runs",
+                      attach=recorded_qa)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_qa_runs_list_80x24(snap_compare, recorded_qa):
+    async def run_before(pilot):
+        await until(pilot, lambda: getattr(pilot.app.screen, "listed", False), what="the listing")
+        await pilot.pause(0.2)
+
+    app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="runs")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
