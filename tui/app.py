@@ -32,7 +32,7 @@ from .screens.playground import PlaygroundScreen
 from .screens.runs import RunsScreen
 from .screens.template import TemplateScreen
 from .screens.train import TrainScreen
-from .qa_modes import for_task, sync_mode
+from .qa_modes import for_task, is_qa_run, sync_mode
 from .state import AppState
 from .widgets.confirm import Confirm
 from .widgets.fields import leave_text_field
@@ -124,6 +124,11 @@ class TuneDeckApp(App):
 
     def open_eval(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
         from .screens.evaluate import EvalScreen
+
+        if is_qa_run(run_dir):  # extractive QA: EM/F1 and one row per question (tui/widgets/qa_eval.py)
+            from .widgets.qa_eval import QaEvalScreen
+
+            return self.push_screen(QaEvalScreen(run_dir, checkpoint))
 
         self.push_screen(EvalScreen(run_dir, checkpoint))
 

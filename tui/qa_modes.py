@@ -15,6 +15,13 @@ def is_qa(cfg) -> bool:
     return getattr(cfg, "task", "causal_lm") == QA
 
 
+def is_qa_run(run_dir) -> bool:
+    """A run folder trained with ``task: extractive_qa`` (reads its config.yaml; no heavy imports)."""
+    from engine.tasks.qa_infer import is_qa_run as engine_is_qa_run
+
+    return engine_is_qa_run(run_dir)
+
+
 def qa_screen_class(mode: str):
     """The QA screen class for a mode, or None when the mode has no QA variant."""
     if mode == "template":

@@ -111,3 +111,29 @@ def make_qa_run(runs_dir: Path | str, name: str, data: str = "tiny.json", model:
     rundir.write_status(rd, "finished", step=40)
     w.close()
     return rd
+
+
+def write_qa_eval(rd: Path) -> Path:
+    """A fixed eval.json for a recorded QA run: 5 questions, 2 wrong (one of them unanswerable)."""
+    def row(qid, q, ctx, golds, pred, score, f1):
+        starts = [ctx.index(g) for g in golds]
+        return {"id": qid, "question": q, "context": ctx, "gold_answers": golds, "gold_starts": starts,
+                "predicted": pred, "predicted_start": ctx.index(pred) if pred else None, "score": score,
+                "correct": f1 == 100.0, "f1": f1}
+    questions = [
+        row("q1", "Which key starts training?", SHORT_A, ["s"], "s", 7.1, 100.0),
+        row("q2", "What does the run view show for question answering runs?", LONG, ["the exact match and F1 chart"],
+            "the loss chart, the exact match and F1 chart", 3.2, 72.7),
+        row("q3", "Which key stops training?", SHORT_A, ["x"], "x", 6.4, 100.0),
+        row("q6", "What colour is the logo?", SHORT_B, [], "Ctrl+R", 1.5, 0.0),
+        row("q7", "Where does TuneDeck keep every run?", LONG, ["in its own folder under runs"],
+            "in its own folder under runs", 5.9, 100.0),
+    ]
+    report = {"task": "extractive_qa", "split": "validation", "exact_match": 60.0, "f1": 74.5,
+              "answerable": {"exact_match": 75.0, "f1": 93.2, "total": 4},
+              "unanswerable": {"exact_match": 0.0, "f1": 0.0, "total": 1}, "num_questions": 5, "run_dir": str(rd),
+              "base": False, "created": 1_764_000_500.0, "note": "", "loss": None, "perplexity": None, "samples": [],
+              "questions": questions}
+    path = Path(rd) / "eval.json"
+    path.write_text(json.dumps(report, indent=1), encoding="utf-8")
+    return path

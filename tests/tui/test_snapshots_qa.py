@@ -12,7 +12,7 @@ from functools import partial
 import pytest
 
 from engine.config import load_config
-from qa_fixtures import make_qa_run, qa_bert, qa_settings, squad_path  # noqa: F401
+from qa_fixtures import make_qa_run, qa_bert, qa_settings, squad_path, write_qa_eval  # noqa: F401
 from run_fixtures import make_run
 from tui.app import TuneDeckApp
 from tui.state import AppState
@@ -94,3 +94,17 @@ def test_qa_runs_list_80x24(snap_compare, recorded_qa):
 
     app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="runs")
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qa_eval_screen(snap_compare, recorded_qa, size):
+    write_qa_eval(recorded_qa)
+
+    async def run_before(pilot):
+        await until(pilot, lambda: getattr(pilot.app.screen, "listed", False), what="the listing")
+        pilot.app.open_eval(recorded_qa)
+        await until(pilot, lambda: type(pilot.app.screen).__name__ == "QaEvalScreen", what="the QA eval screen")
+        await pilot.pause(0.3)
+
+    app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="runs")
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
