@@ -139,6 +139,11 @@ class TuneDeckApp(App):
 
     @work(exclusive=True, group="switch")
     async def open_playground(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
+        if is_qa_run(run_dir) and self.state.config.task != "extractive_qa":  # a QA run, the LM playground's mode
+            from .widgets.qa_play import QaPlayScreen
+
+            self.push_screen(QaPlayScreen(run_dir))
+            return
         screen = await self._show("playground")
         screen.open_run(run_dir, checkpoint)
 

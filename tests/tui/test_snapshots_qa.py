@@ -108,3 +108,25 @@ def test_qa_eval_screen(snap_compare, recorded_qa, size):
 
     app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="runs")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", [(100, 30), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_qa_playground(snap_compare, recorded_qa, size):
+    """The layout, with two fixed answers drawn (the real answering is tests/tui/test_qa_playground.py)."""
+    from engine.tasks.qa_postprocess import Prediction
+    from tui.widgets.qa_play import EXAMPLE_CONTEXT, QaAnswered
+
+    async def run_before(pilot):
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.runs, what="the QA runs")
+        key = (screen.run_dir, screen.query_one("#qap-question").value, EXAMPLE_CONTEXT)
+        screen._key = key
+        start = EXAMPLE_CONTEXT.index("s to start")
+        screen.post_message(QaAnswered(key, "tuned", Prediction("q", "s", 0.91, start, "s", -3.0)))
+        wrong = EXAMPLE_CONTEXT.index("Press x")
+        screen.post_message(QaAnswered(key, "base", Prediction("q", "Press x to stop", 0.04, wrong, "Press x to stop", 0.2)))
+        await pilot.pause(0.3)
+
+    cfg = load_config(None, {"task": "extractive_qa", "output.runs_dir": "runs"})
+    app = TuneDeckApp(AppState(config=cfg), start_screen="playground")
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
