@@ -30,6 +30,7 @@ from engine.config import Config, ConfigError, FieldSpec, coerce_field, config_f
 
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
+from ..widgets.qa_config import QaFields, TaskPicker, apply_task
 
 SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA adapter", "data": "Data and template",
                   "training": "Training", "output": "Output"}
@@ -137,6 +138,7 @@ class ConfigScreen(Screen):
                 yield Button(label, id=f"preset-{key}", classes="preset", compact=True,
                              tooltip=f"F{8 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
+            yield TaskPicker()  # task: causal_lm | extractive_qa (tui/widgets/qa_config.py)
             section = None
             for spec in SPECS.values():
                 sec, name = spec.path.split(".", 1)
@@ -163,6 +165,7 @@ class ConfigScreen(Screen):
                                     classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
                                     placeholder="none" if spec.rules.get("nullable") else "")
                     yield Static("", classes="field-error", id=wid + "-err")
+            yield QaFields()  # qa.*, shown for task: extractive_qa
         yield Static(Text("Tab: next field · the focused field's help shows here · F8/F9/F10: presets",
                           style="italic"), id="cfg-help")
         yield Static("", id="cfg-memory")
@@ -251,6 +254,7 @@ class ConfigScreen(Screen):
             err.update(Text(f"✗ {msg}", style="bold red") if msg else "")
             err.set_class(bool(msg), "-error")
         self._show_command()
+        apply_task(self)  # the task's fields: QA settings, causal-LM-only fields hidden or greyed
         self.app.refresh_bindings()
         timer = getattr(self, "_memory_timer", None)
         if timer is not None:  # debounce: estimate 0.3 s after the last edit
