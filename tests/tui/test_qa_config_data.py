@@ -61,3 +61,59 @@ async def test_the_task_picker_sets_the_task_and_shows_the_task_fields():
         # The Template screen follows the task.
         await app.switch_mode("template")
         assert type(app.screen).__name__ == "TemplateScreen"
+
+
+async def _data_ready(pilot, screen):
+    await until(pilot, lambda: screen.page_rows and getattr(screen, "qa_probe", None) is not None, what="QA data")
+    await pilot.pause(0.1)
+
+
+async def test_data_screen_names_the_task_and_shows_each_question_with_its_context(tmp_path, monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from qa_fixtures import LONG, write_squad
+
+    monkeypatch.chdir(tmp_path)
+    write_squad(tmp_path / "tiny.json")
+    cfg = load_config(None, {"task": "extractive_qa", "data.path": "tiny.json"})
+    app = TuneDeckApp(AppState(config=cfg), start_screen="data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await _data_ready(pilot, screen)
+        info = text(app, "#data-info")
+        assert info.startswith("task extractive_qa · 6 answerable, 1 unanswerable · 7 rows")
+        assert "→instruction" not in info  # the columns are questions here, not causal-LM roles
+        # The row detail: question, gold answer, the context with the answer highlighted.
+        screen.table.move_cursor(row=2)  # q2: the long context
+        detail = screen.query_one("#detail-text")
+        await until(pilot, lambda: "id q2" in str(detail.render()), what="q2's detail")
+        body = str(detail.render())
+        assert "id q2" in body and "What does the run view show" in body and LONG in body
+        marked = [body[s.start:s.end] for s in detail.content.spans if "on green" in str(s.style)]
+        assert marked == ["the exact match and F1 chart", "the exact match and F1 chart"]  # the answer, in the context
+        screen.table.move_cursor(row=6)  # q6: unanswerable
+        await until(pilot, lambda: "id q6" in str(detail.render()), what="q6's detail")
+        assert "unanswerable: trained to point at CLS" in str(detail.render())
+
+
+async def test_data_screen_says_extractive_qa_fits_squad_data_on_a_causal_lm_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = TuneDeckApp(AppState(config=load_config(None, {"data.path": str(ROOT / "sample_data" / "tunedeck_squad.json")})),
+                      start_screen="data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await _data_ready(pilot, screen)
+        assert text(app, "#data-info").startswith(
+            "extractive_qa fits this data (Config: task) · 247 questions: 189 answerable, 58 unanswerable")
+
+
+async def test_data_screen_of_causal_lm_data_shows_no_task_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    app = TuneDeckApp(AppState(config=load_config(None, {"data.path": str(ROOT / "sample_data" / "tunedeck_alpaca.json")})),
+                      start_screen="data")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.page_rows and getattr(screen, "qa_probed", False), what="the data")
+        await pilot.pause(0.2)
+        assert screen.qa_probe is None and "extractive_qa" not in text(app, "#data-info")

@@ -32,6 +32,7 @@ from engine.errors import TuneDeckError
 
 from ..widgets.data_table import RowWindow
 from ..widgets.fields import PathInput
+from ..widgets import qa_data
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import ERROR_KEY, row_text
 
@@ -282,6 +283,7 @@ class DataScreen(Screen):
         self.row_offset = 0
         self.page_rows = msg.rows[: self.page_size]
         self._fill_table(0, new_columns=True)
+        qa_data.start_probe(self)  # QA data: the task and its questions (tui/widgets/qa_data.py)
         self._update_info()
         if self.detect_error:
             self.query_one("#mapping").remove_class("hidden")
@@ -321,7 +323,11 @@ class DataScreen(Screen):
         t = Text(no_wrap=True, overflow="ellipsis")
         if self.source is None:
             return
-        if self.detect_error:
+        qa_line, qa_task = qa_data.info_text(self)
+        t.append_text(qa_line)
+        if qa_task:  # the columns are read as questions, not mapped to causal-LM roles
+            pass
+        elif self.detect_error:
             t.append("format ? ", style="bold red")
         else:
             how = "detected" if cfg.format == "auto" and not cfg.columns else "set"
@@ -337,8 +343,8 @@ class DataScreen(Screen):
             t.append(f" · row {self._current_index() + 1:,}", style="cyan")
         if self.status:
             t.append(f" · {self.status}", style="bold cyan")
-        t.append(" · " + ", ".join(self._column_label(c) for c in self.columns), style="dim")
-        if self.detect_error:
+        t.append(" · " + ", ".join(c if qa_task else self._column_label(c) for c in self.columns), style="dim")
+        if self.detect_error and not qa_task:
             t.append("\n")
             short = self.detect_error
             if "cannot detect the format" in short:
@@ -431,7 +437,9 @@ class DataScreen(Screen):
 
     def _show_detail(self, i: int) -> None:
         if 0 <= i < len(self.page_rows):
-            self.query_one("#detail-text", Static).update(row_text(self.page_rows[i], self.row_offset + i, self.fmt, self.mapping))
+            qa_detail = qa_data.row_detail(self, self.page_rows[i], self.row_offset + i)
+            self.query_one("#detail-text", Static).update(
+                qa_detail or row_text(self.page_rows[i], self.row_offset + i, self.fmt, self.mapping))
             self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
 
     def _current_index(self) -> int:
