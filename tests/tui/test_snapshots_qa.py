@@ -130,3 +130,33 @@ def test_qa_playground(snap_compare, recorded_qa, size):
     cfg = load_config(None, {"task": "extractive_qa", "output.runs_dir": "runs"})
     app = TuneDeckApp(AppState(config=cfg), start_screen="playground")
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def test_qa_data_80x24(snap_compare, squad_path):
+    async def run_before(pilot):
+        screen = pilot.app.screen
+        await until(pilot, lambda: screen.page_rows and getattr(screen, "qa_probed", False), what="QA data")
+        screen.table.move_cursor(row=2)
+        await until(pilot, lambda: "id q2" in str(screen.query_one("#detail-text").render()), what="q2")
+        await pilot.pause(0.2)
+
+    cfg = load_config(None, {"task": "extractive_qa", "data.path": "tiny.json"})
+    assert snap_compare(TuneDeckApp(AppState(config=cfg), start_screen="data"), terminal_size=(80, 24),
+                        run_before=run_before)
+
+
+def test_qa_config_100x30(snap_compare, squad_path, monkeypatch):
+    import engine.memory
+
+    monkeypatch.setattr(engine.memory, "device_memory", lambda: ("RAM", 16.0))  # the estimate from a fixed device
+    monkeypatch.setattr(engine.memory, "model_shape", lambda name: dict(engine.memory.DEMO_SHAPE))
+
+    async def run_before(pilot):
+        await pilot.pause(0.3)
+        form = pilot.app.screen.query_one("#cfg-form")
+        form.scroll_to_widget(pilot.app.screen.query_one("#cfg-qa"), animate=False, top=True)
+        await pilot.pause(0.3)
+
+    cfg = load_config(None, {"task": "extractive_qa", "data.path": "tiny.json", "model.name": "minilm-l6-v2"})
+    assert snap_compare(TuneDeckApp(AppState(config=cfg), start_screen="config"), terminal_size=(100, 30),
+                        run_before=run_before)
