@@ -117,3 +117,17 @@ async def test_data_screen_of_causal_lm_data_shows_no_task_line(tmp_path, monkey
         await until(pilot, lambda: screen.page_rows and getattr(screen, "qa_probed", False), what="the data")
         await pilot.pause(0.2)
         assert screen.qa_probe is None and "extractive_qa" not in text(app, "#data-info")
+
+
+async def test_loading_a_qa_config_shows_its_task_and_settings(tmp_path):
+    app = TuneDeckApp(AppState(config=load_config(None, {})), start_screen="config")
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = app.screen
+        screen.query_one("#cfg-path").value = str(ROOT / "sample_data" / "squad_quickstart.yaml")
+        await pilot.pause(0.1)
+        screen.action_load()
+        await until(pilot, lambda: app.state.config.task == "extractive_qa", what="the QA config")
+        await pilot.pause(0.3)
+        assert screen.query_one("#cfg-task-select").value == "extractive_qa"
+        assert screen.query_one("#cfg-qa").display and screen.query_one("#qa-f-qa--max_length").value == "192"
+        assert "--set" not in text(app, "#cfg-command")  # the file says it all

@@ -30,7 +30,7 @@ from engine.config import Config, ConfigError, FieldSpec, coerce_field, config_f
 
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
-from ..widgets.qa_config import QaFields, TaskPicker, apply_task
+from ..widgets.qa_config import QaFields, TaskPicker, apply_task, task_sets
 
 SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA adapter", "data": "Data and template",
                   "training": "Training", "output": "Output"}
@@ -90,7 +90,7 @@ def cli_command(cfg: Config, config_path: Path | None, base: Config | None = Non
     """The `tunedeck train` command line that reproduces the form: the file plus --set for each change."""
     if base is None:
         base = Config()
-    sets = []
+    sets = task_sets(cfg, base, _quote)  # --set task=... and qa.* (tui/widgets/qa_config.py)
     for spec in SPECS.values():
         new = cfg.get(spec.path)
         if new != base.get(spec.path):
@@ -139,6 +139,7 @@ class ConfigScreen(Screen):
                              tooltip=f"F{8 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
             yield TaskPicker()  # task: causal_lm | extractive_qa (tui/widgets/qa_config.py)
+            yield QaFields()  # qa.*, shown for task: extractive_qa
             section = None
             for spec in SPECS.values():
                 sec, name = spec.path.split(".", 1)
@@ -165,7 +166,6 @@ class ConfigScreen(Screen):
                                     classes="field-input -text" if spec.type in ("str", "any", "dict") else "field-input",
                                     placeholder="none" if spec.rules.get("nullable") else "")
                     yield Static("", classes="field-error", id=wid + "-err")
-            yield QaFields()  # qa.*, shown for task: extractive_qa
         yield Static(Text("Tab: next field · the focused field's help shows here · F8/F9/F10: presets",
                           style="italic"), id="cfg-help")
         yield Static("", id="cfg-memory")

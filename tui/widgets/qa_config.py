@@ -34,6 +34,24 @@ def _text(value) -> str:
     return "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
 
 
+def task_sets(cfg, base, quote) -> list[str]:
+    """The command line's ``--set task=...`` and ``--set qa.KEY=...`` where the form differs from ``base``."""
+    out = []
+    for path in ("task", *QA_PATHS):
+        new = cfg.get(path)
+        if new != base.get(path):
+            out.append(f"--set {path}={quote(_text(new))}")
+    return out
+
+
+def _revalidate(widget) -> None:
+    """The form's cross-field messages, command line and :func:`apply_task` (once the form is all there)."""
+    screen = widget.screen
+    revalidate = getattr(screen, "_revalidate", None)
+    if callable(revalidate) and screen.query("#cfg-command"):
+        revalidate()
+
+
 class TaskPicker(Horizontal):
     """``task`` as a Select: the config's kind of run."""
 
@@ -57,9 +75,7 @@ class TaskPicker(Horizontal):
             return
         state.set_field("task", event.value)
         self.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(str(event.value), ""), style="dim"))
-        revalidate = getattr(self.screen, "_revalidate", None)
-        if callable(revalidate):
-            revalidate()  # the form's cross-field messages, command line and apply_task
+        _revalidate(self)
 
 
 class QaFields(Vertical):
@@ -95,11 +111,7 @@ class QaFields(Vertical):
         if path not in state.invalid and (event.value == current or event.value == _text(current)):
             return  # the form showing the config's value (sync), not an edit
         self.app.state.set_field(path, event.value)
-        revalidate = getattr(self.screen, "_revalidate", None)
-        if callable(revalidate):
-            revalidate()
-        else:
-            self.show_errors()
+        _revalidate(self)
 
     def sync(self) -> None:
         """Show the config's values (a load, a preset or another screen may have changed them)."""
@@ -133,6 +145,10 @@ def apply_task(screen) -> None:
     except Exception:
         return
     qa_fields.display = qa
+    picker = screen.query_one("#cfg-task-select", Select)
+    if cfg.task in TASKS and picker.value != cfg.task:  # a config loaded: the picker shows its task
+        picker.value = cfg.task
+        screen.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(cfg.task, ""), style="dim"))
     if qa:
         qa_fields.sync()
     for path in LM_ONLY:
