@@ -167,6 +167,9 @@ class Config:
         Raises ConfigError naming the field; the config is unchanged then. Cross-field
         rules are checked by :func:`cross_field_errors` (``tui.state.AppState.set_field`` runs both).
         """
+        if dotted == "task":  # the one top-level key (the app's task picker sets it like any field)
+            self.task = coerce_field("task", value)
+            return self.task
         section, key = _split(dotted)
         value = coerce_field(dotted, value)
         setattr(getattr(self, section), key, value)

@@ -50,6 +50,8 @@ class RunSummary:
     has_adapter: bool = False
     checkpoints: list[str] = field(default_factory=list)
     config: Config | None = None
+    exact_match: float | None = None  # extractive QA: the last eval's EM and F1 (0..100)
+    f1: float | None = None
 
     @property
     def model_short(self) -> str:
@@ -98,6 +100,7 @@ class _Replay:
     best_eval: float | None = None
     first_time: float | None = None
     duration: float = 0.0
+    qa_scores: tuple[float | None, float | None] = (None, None)  # extractive QA: the last eval's EM and F1
 
 
 def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
@@ -105,6 +108,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
     steps = 0
     final_loss: float | None = None
     best_eval: float | None = None
+    qa_scores: tuple[float | None, float | None] = (None, None)
     first_time: float | None = None
     duration = 0.0
     session_start: float | None = None
@@ -127,6 +131,8 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
         elif isinstance(ev, EvalLogged):
             if ev.eval_loss is not None and (best_eval is None or ev.eval_loss < best_eval):
                 best_eval = ev.eval_loss
+            if ev.f1 is not None:
+                qa_scores = (ev.exact_match, ev.f1)
         if isinstance(ev, RunFinished) and ev.final_loss is not None:
             finished_loss = ev.final_loss
         if isinstance(ev, TERMINAL_EVENTS):
@@ -140,7 +146,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
         duration += end - session_start
     if finished_loss is not None:
         final_loss = finished_loss
-    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration)
+    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration, qa_scores)
 
 
 def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
@@ -177,7 +183,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         name=rd.name, path=rd, status=state, model=model, dataset=dataset, steps=steps, max_steps=max_steps,
         final_loss=final_loss, best_eval_loss=best_eval, duration_s=round(max(0.0, duration), 3), started=started,
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
-        checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg,
+        checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg, exact_match=replay.qa_scores[0], f1=replay.qa_scores[1],
     )
 
 

@@ -27,6 +27,7 @@ from textual.binding import Binding
 from engine.config import Config, ConfigError, load_config
 
 from .messages import TrainingOver
+from .qa_modes import for_task, is_qa_run, sync_mode
 from .screens import SCREENS
 from .screens.config import PRESETS, ConfigScreen
 from .screens.data import DataScreen
@@ -58,9 +59,10 @@ def _styled_at_birth(cls):
 class TuneDeckApp(App):
     # Every screen's CSS up front: a screen's own CSS_PATH would otherwise be parsed on its first
     # switch and restyle every widget of every screen (seconds at first visit to each screen).
-    CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export"))]
+    CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export")),
+                "widgets/qa.tcss"]
     TITLE = "TuneDeck"
-    MODES = {name: _styled_at_birth(cls) for name, cls in (
+    MODES = {name: for_task(name, _styled_at_birth(cls)) for name, cls in (
         ("data", DataScreen), ("template", TemplateScreen), ("config", ConfigScreen), ("train", TrainScreen),
         ("runs", RunsScreen), ("playground", PlaygroundScreen))}
     BINDINGS = [
@@ -98,6 +100,7 @@ class TuneDeckApp(App):
         # The Playground keeps its prompt focused (it drops keys typed while it was being shown).
         if self.current_mode != "playground" and self.screen_stack:
             leave_text_field(self.screen)
+        sync_mode(self, mode)  # a screen built for the other task (causal LM / extractive QA) is rebuilt
         return super().switch_mode(mode)
 
     def action_goto(self, screen: str) -> None:
@@ -128,6 +131,11 @@ class TuneDeckApp(App):
     def open_eval(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
         from .screens.evaluate import EvalScreen
 
+        if is_qa_run(run_dir):  # extractive QA: EM/F1 and one row per question (tui/widgets/qa_eval.py)
+            from .widgets.qa_eval import QaEvalScreen
+
+            return self.push_screen(QaEvalScreen(run_dir, checkpoint))
+
         self.push_screen(EvalScreen(run_dir, checkpoint))
 
     def open_export(self, run_dir: str | Path) -> None:
@@ -137,6 +145,11 @@ class TuneDeckApp(App):
 
     @work(exclusive=True, group="switch")
     async def open_playground(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
+        if is_qa_run(run_dir) and self.state.config.task != "extractive_qa":  # a QA run, the LM playground's mode
+            from .widgets.qa_play import QaPlayScreen
+
+            self.push_screen(QaPlayScreen(run_dir))
+            return
         screen = await self._show("playground")
         screen.open_run(run_dir, checkpoint)
 

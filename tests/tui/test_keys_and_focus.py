@@ -33,6 +33,8 @@ async def test_navigation_keys_never_edit_the_config(tmp_path):
         await pilot.press("3")
         assert app.current_mode == "config"
         await pilot.press("tab")
+        assert app.focused.id == "cfg-task-select"  # the form's first line: the task picker
+        await pilot.press("tab")
         assert app.focused.id == widget_id("model.name")
         await pilot.press("f5", "3")
         assert app.current_mode == "config"
@@ -53,7 +55,7 @@ async def test_navigation_keys_never_edit_the_config(tmp_path):
 async def test_tab_into_a_field_does_not_select_its_value(tmp_path):
     app = make_app(tmp_path, start_screen="config")
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("tab")
+        await pilot.press("tab", "tab")  # past the task picker
         w = app.focused
         assert isinstance(w, Input) and w.id.startswith("f-")
         before = w.value

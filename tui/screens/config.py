@@ -30,6 +30,7 @@ from engine.config import Config, ConfigError, FieldSpec, field_specs, load_conf
 from ..text import to_text
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
+from ..widgets.qa_config import QaFields, TaskPicker, apply_task, task_sets
 
 SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA adapter", "data": "Data and template",
                   "training": "Training", "output": "Output"}
@@ -79,7 +80,7 @@ def cli_command(cfg: Config, config_path: Path | None, base: Config | None = Non
     """The `tunedeck train` command line that reproduces the form: the file plus --set for each change."""
     if base is None:
         base = Config()
-    sets = []
+    sets = task_sets(cfg, base, _quote)  # --set task=... and qa.* (tui/widgets/qa_config.py)
     for spec in SPECS.values():
         new = cfg.get(spec.path)
         if new != base.get(spec.path):
@@ -125,6 +126,8 @@ class ConfigScreen(Screen):
                 yield Button(label, id=f"preset-{key}", classes="preset", compact=True,
                              tooltip=f"F{8 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
+            yield TaskPicker()  # task: causal_lm | extractive_qa (tui/widgets/qa_config.py)
+            yield QaFields()  # qa.*, shown for task: extractive_qa
             section = None
             for spec in SPECS.values():
                 sec, name = spec.path.split(".", 1)
@@ -209,6 +212,7 @@ class ConfigScreen(Screen):
             err.update(Text(f"✗ {msg}", style="bold red") if msg else "")
             err.set_class(bool(msg), "-error")
         self._show_command()
+        apply_task(self)  # the task's fields: QA settings, causal-LM-only fields hidden or greyed
         self.app.refresh_bindings()
         timer = getattr(self, "_memory_timer", None)
         if timer is not None:  # debounce: estimate 0.3 s after the last edit

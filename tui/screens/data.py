@@ -28,6 +28,7 @@ from engine.data import detect_format
 from engine.errors import TuneDeckError
 
 from ..messages import CountProgress, LoadFailed, Opened, Page, SearchDone
+from ..widgets import qa_data
 from ..widgets.column_mapping import ColumnMapping, column_label
 from ..widgets.data_info import info_line
 from ..widgets.data_table import RowWindow, cell, column_widths, spread
@@ -169,6 +170,7 @@ class DataScreen(Screen):
         self.row_offset = 0
         self.page_rows = msg.rows[: self.page_size]
         self._fill_table(0, new_columns=True)
+        qa_data.start_probe(self)  # QA data: the task and its questions (tui/widgets/qa_data.py)
         self._update_info()
         if self.detect_error:
             self.query_one("#mapping").remove_class("hidden")
@@ -207,11 +209,13 @@ class DataScreen(Screen):
         if self.source is None:
             return
         cfg = self.app.state.config.data
+        qa_line, qa_task = qa_data.info_text(self)
         self.query_one("#data-info", Static).update(info_line(
             fmt=None if self.detect_error else str(self.fmt), detected=cfg.format == "auto" and not cfg.columns,
             counting=self.counting, total=self.total, limit=cfg.limit,
             row=self._current_index() + 1 if self.page_rows else None, status=self.status,
-            columns=[column_label(c, self.mapping) for c in self.columns], detect_error=self.detect_error))
+            columns=list(self.columns) if qa_task else [column_label(c, self.mapping) for c in self.columns],
+            detect_error=self.detect_error, task_line=qa_line, task_is_format=qa_task))
 
     # -- the table --------------------------------------------------------------------------------
     def _fill_table(self, cursor: int = 0, new_columns: bool = False) -> None:
@@ -266,7 +270,9 @@ class DataScreen(Screen):
 
     def _show_detail(self, i: int) -> None:
         if 0 <= i < len(self.page_rows):
-            self.query_one("#detail-text", Static).update(row_text(self.page_rows[i], self.row_offset + i, self.fmt, self.mapping))
+            qa_detail = qa_data.row_detail(self, self.page_rows[i], self.row_offset + i)
+            self.query_one("#detail-text", Static).update(
+                qa_detail or row_text(self.page_rows[i], self.row_offset + i, self.fmt, self.mapping))
             self.query_one("#detail", VerticalScroll).scroll_home(animate=False)
 
     def _current_index(self) -> int:

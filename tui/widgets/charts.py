@@ -39,6 +39,8 @@ class History:
     eval_steps: list[int] = field(default_factory=list)
     eval_loss: list[float] = field(default_factory=list)
     eval_ppl: list[float | None] = field(default_factory=list)
+    eval_em: list[float] = field(default_factory=list)  # extractive QA: exact match and F1 (0..100), nan elsewhere
+    eval_f1: list[float] = field(default_factory=list)
 
     @classmethod
     def from_events(cls, events) -> "History":
@@ -75,10 +77,13 @@ class History:
     def add_eval(self, e) -> None:
         if self.eval_steps and e.step <= self.eval_steps[-1]:  # re-logged after a resume
             cut = next(i for i, s in enumerate(self.eval_steps) if s >= e.step)
-            del self.eval_steps[cut:], self.eval_loss[cut:], self.eval_ppl[cut:]
+            del self.eval_steps[cut:], self.eval_loss[cut:], self.eval_ppl[cut:], self.eval_em[cut:], self.eval_f1[cut:]
         self.eval_steps.append(e.step)
         self.eval_loss.append(e.eval_loss if e.eval_loss is not None else math.nan)
         self.eval_ppl.append(getattr(e, "perplexity", None))
+        from .qa_charts import record_qa_scores
+
+        record_qa_scores(self, e)
 
 
 def drawable(xs: list, ys: list, max_points: int) -> tuple[list, list]:
@@ -180,6 +185,9 @@ class TrainingCharts(Horizontal):
         yield Chart("loss", id="chart-loss")
         yield Chart(SIDE_TITLES["lr"], sci=True, id="chart-lr", classes="side-chart")
         yield Chart(SIDE_TITLES["tps"], id="chart-tps", classes="side-chart -off")
+        from .qa_charts import QaChart
+
+        yield QaChart(id="chart-qa", classes="side-chart -off -noqa")  # extractive QA runs: EM/F1, the first side chart
 
     def on_mount(self) -> None:
         self.redraw()
@@ -194,9 +202,12 @@ class TrainingCharts(Horizontal):
         return sum(chart.frame_cost for chart in self.query(Chart) if chart.display)
 
     def cycle(self) -> None:
-        self.side = (self.side + 1) % len(SIDE_CHARTS)
-        for i, name in enumerate(SIDE_CHARTS):
-            self.query_one(f"#chart-{name}").set_class(i != self.side, "-off")
+        from .qa_charts import side_charts
+
+        names = side_charts(self.history)
+        self.side = (self.side + 1) % len(names)
+        for name in ("qa", *SIDE_CHARTS):
+            self.query_one(f"#chart-{name}").set_class(name not in names or names.index(name) != self.side, "-off")
 
     def redraw(self) -> None:
         h = self.history
@@ -208,3 +219,6 @@ class TrainingCharts(Horizontal):
         self.query_one("#chart-loss", Chart).show(title, loss)
         self.query_one("#chart-lr", Chart).show(SIDE_TITLES["lr"], [(h.steps, h.lr, "green")])
         self.query_one("#chart-tps", Chart).show(SIDE_TITLES["tps"], [(h.tps_steps, h.tps, "magenta")])
+        from .qa_charts import show_qa_chart
+
+        show_qa_chart(self)

@@ -6,10 +6,18 @@ from rich.text import Text
 
 
 def info_line(*, fmt: str | None, detected: bool, counting: tuple[int, float] | None, total: int | None,
-              limit: int | None, row: int | None, status: str, columns: list[str], detect_error: str | None) -> Text:
-    """``fmt`` None: the format is unknown (``detect_error`` says why, on a second line)."""
+              limit: int | None, row: int | None, status: str, columns: list[str], detect_error: str | None,
+              task_line: Text | None = None, task_is_format: bool = False) -> Text:
+    """``fmt`` None: the format is unknown (``detect_error`` says why, on a second line).
+
+    ``task_line`` (extractive QA data) comes first; ``task_is_format``: it stands for the format part.
+    """
     t = Text(no_wrap=True, overflow="ellipsis")
-    if fmt is None:
+    if task_line is not None:
+        t.append_text(task_line)
+    if task_is_format:
+        detect_error = None
+    elif fmt is None:
         t.append("format ? ", style="bold red")
     else:
         t.append(fmt, style="bold green")

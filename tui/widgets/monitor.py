@@ -42,8 +42,10 @@ CHART_MAX_INTERVAL_S = 5.0
 def describe(e: Event) -> tuple[str, str] | None:
     """The log line (text, level) for an event, or None for events the log does not show (steps)."""
     if isinstance(e, EvalLogged):
+        from .qa_charts import eval_line
+
         ppl = f", perplexity {e.perplexity:.2f}" if e.perplexity else ""
-        return f"eval at step {e.step}: loss {e.eval_loss:.4f}{ppl}", "info"
+        return f"eval at step {e.step}: loss {e.eval_loss:.4f}{ppl}{eval_line(e) or ''}", "info"
     if isinstance(e, RunStarted):
         resumed = f", resuming at step {e.resumed_from_step}" if e.resumed_from_step else ""
         return (f"Run {e.run_dir} on {e.device}: {e.train_samples} samples ({e.val_samples} validation), "
@@ -161,6 +163,10 @@ class RunMonitor(Vertical):
         if h.eval_loss:
             ev = h.eval_loss[-1]
             parts.append(f"eval {ev:.3f}" + (f" (ppl {h.eval_ppl[-1]:.2f})" if h.eval_ppl and h.eval_ppl[-1] else ""))
+            from .qa_charts import qa_words
+
+            if qa_words(h):
+                parts.append(qa_words(h))
         parts.append(f"lr {e.learning_rate:.1e}")
         if e.tokens_per_second:
             parts.append(f"{e.tokens_per_second:,.0f} tok/s")

@@ -1,0 +1,169 @@
+"""The Config screen's task picker and extractive-QA settings (tui/screens/config.py places them).
+
+``TaskPicker`` (the form's first line) sets ``task`` through the app's one config writer,
+``AppState.set_field``; ``QaFields`` holds the ``qa.*`` settings, shown only for ``task: extractive_qa``.
+:func:`apply_task` hides the causal-LM-only fields (engine.config.LM_ONLY) of a QA config, or greys them
+with their error when they hold a value (a QA run refuses them: "applies to causal_lm runs only"), and
+greys the LoRA section while ``qa.method: full``. The Template and Playground screens follow the task
+(tui/qa_modes.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Input, Label, Select, Static
+
+from engine.config import LM_ONLY, QaConfig, spec
+
+TASKS = ("causal_lm", "extractive_qa")  # "classification" is reserved in the engine: not offered
+TASK_HELP = {"causal_lm": "fine-tune a causal LM (chat, instructions)",
+             "extractive_qa": "fine-tune an encoder to pick answers out of a context (SQuAD)"}
+QA_PATHS = tuple(f"qa.{f.name}" for f in dataclasses.fields(QaConfig))
+
+
+def _wid(path: str) -> str:
+    return "qa-f-" + path.replace(".", "--")
+
+
+def _text(value) -> str:
+    return "" if value is None else (f"{value:g}" if isinstance(value, float) else str(value))
+
+
+def task_sets(cfg, base, quote) -> list[str]:
+    """The command line's ``--set task=...`` and ``--set qa.KEY=...`` where the form differs from ``base``."""
+    out = []
+    for path in ("task", *QA_PATHS):
+        new = cfg.get(path)
+        if new != base.get(path):
+            out.append(f"--set {path}={quote(_text(new))}")
+    return out
+
+
+def _revalidate(widget) -> None:
+    """The form's cross-field messages, command line and :func:`apply_task` (once the form is all there)."""
+    screen = widget.screen
+    revalidate = getattr(screen, "_revalidate", None)
+    if callable(revalidate) and screen.query("#cfg-command"):
+        revalidate()
+
+
+class TaskPicker(Horizontal):
+    """``task`` as a Select: the config's kind of run."""
+
+    def __init__(self) -> None:
+        super().__init__(id="cfg-task", classes="field")
+
+    def compose(self) -> ComposeResult:
+        task = self.app.state.config.task
+        label = Label("task", classes="field-label")
+        label.tooltip = spec("task").help
+        yield label
+        yield Select([(t, t) for t in TASKS], value=task if task in TASKS else "causal_lm", allow_blank=False,
+                     compact=True, id="cfg-task-select")
+        yield Static(Text(TASK_HELP.get(task, ""), style="dim"), id="cfg-task-help")
+
+    @on(Select.Changed, "#cfg-task-select")
+    def _changed(self, event: Select.Changed) -> None:
+        event.stop()
+        state = self.app.state
+        if event.value == state.config.task:
+            return
+        state.set_field("task", event.value)
+        self.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(str(event.value), ""), style="dim"))
+        _revalidate(self)
+
+
+class QaFields(Vertical):
+    """The ``qa.*`` settings, one line each, checked and stored through AppState.set_field."""
+
+    def __init__(self) -> None:
+        super().__init__(id="cfg-qa")
+
+    def compose(self) -> ComposeResult:
+        cfg = self.app.state.config
+        yield Static("Extractive QA (task: extractive_qa)", classes="section")
+        for path in QA_PATHS:
+            s = spec(path)
+            with Horizontal(classes="field"):
+                label = Label(path.split(".", 1)[1], classes="field-label")
+                label.tooltip = s.help
+                yield label
+                if s.choices:
+                    yield Select([(c, c) for c in s.choices], value=cfg.get(path), allow_blank=False, compact=True,
+                                 id=_wid(path), classes="qa-input")
+                else:
+                    yield Input(_text(cfg.get(path)), id=_wid(path), compact=True, select_on_focus=False,
+                                classes="qa-input")
+                yield Static("", id=_wid(path) + "-err", classes="field-error")
+
+    @on(Input.Changed, ".qa-input")
+    @on(Select.Changed, ".qa-input")
+    def _changed(self, event) -> None:
+        event.stop()
+        path = next(p for p in QA_PATHS if _wid(p) == event.control.id)
+        state = self.app.state
+        current = state.config.get(path)
+        if path not in state.invalid and (event.value == current or event.value == _text(current)):
+            return  # the form showing the config's value (sync), not an edit
+        self.app.state.set_field(path, event.value)
+        _revalidate(self)
+
+    def sync(self) -> None:
+        """Show the config's values (a load, a preset or another screen may have changed them)."""
+        cfg = self.app.state.config
+        invalid = self.app.state.invalid
+        for path in QA_PATHS:
+            w = self.query_one("#" + _wid(path))
+            if path in invalid or w.has_focus:
+                continue  # keep what the user is typing, with its message
+            value = cfg.get(path)
+            if isinstance(w, Select):
+                if w.value != value:
+                    w.value = value
+            elif w.value != _text(value):
+                w.value = _text(value)
+        self.show_errors()
+
+    def show_errors(self) -> None:
+        invalid = self.app.state.invalid
+        for path in QA_PATHS:
+            msg = invalid.get(path)
+            self.query_one("#" + _wid(path) + "-err", Static).update(Text(f"✗ {msg}", style="bold red") if msg else "")
+
+
+def apply_task(screen) -> None:
+    """Show the form for the config's task: QA settings for extractive QA, the LM-only fields hidden or greyed."""
+    cfg = screen.app.state.config
+    qa = cfg.task == "extractive_qa"
+    try:
+        qa_fields = screen.query_one(QaFields)
+    except Exception:
+        return
+    qa_fields.display = qa
+    picker = screen.query_one("#cfg-task-select", Select)
+    if cfg.task in TASKS and picker.value != cfg.task:  # a config loaded: the picker shows its task
+        picker.value = cfg.task
+        screen.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(cfg.task, ""), style="dim"))
+    if qa:
+        qa_fields.sync()
+    for path in LM_ONLY:
+        try:
+            row = screen.query_one("#f-" + path.replace(".", "--")).parent
+        except Exception:
+            continue
+        at_default = cfg.get(path) == spec(path).default and path not in screen.app.state.invalid
+        row.display = not (qa and at_default)
+        row.set_class(qa and not at_default, "-not-for-task")
+    lora_greyed = qa and cfg.qa.method == "full"
+    for row in screen.query(".field"):
+        inner = [c for c in row.children if c.id and c.id.startswith("f-lora--")]
+        if inner:
+            row.set_class(lora_greyed, "-not-for-task")
+    for title in screen.query(".section"):
+        if str(title.render()).startswith("LoRA"):
+            title.update("LoRA adapter (qa.method: full fine-tunes: these do not apply)" if lora_greyed else "LoRA adapter")
