@@ -35,7 +35,7 @@ def _add_overrides(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-steps", type=int, metavar="N", help="override training.max_steps")
     p.add_argument("--run-dir", metavar="DIR", help="the run's own folder (default runs/<timestamp>-<name>/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. --set lora.r=8")
-    p.add_argument("--task", choices=["causal_lm", "extractive_qa"], help="override task (default causal_lm)")
+    p.add_argument("--task", choices=["causal_lm", "extractive_qa", "classification"], help="override task (default causal_lm)")
 
 
 def overrides_from(args: argparse.Namespace) -> list[str]:
@@ -102,6 +102,7 @@ def _add_after_training(sub) -> None:
     gen.add_argument("--prompt", "-p", help="the user prompt ('-' reads stdin)")
     gen.add_argument("--question", help="extractive_qa runs: the question")
     gen.add_argument("--context", help="extractive_qa runs: the passage to answer from (@FILE reads a file)")
+    gen.add_argument("--text", help="classification runs: the text to classify ('-' reads stdin)")
     gen.add_argument("--base", action="store_true", help="the base model alone (adapter off)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as typed, without the run's template")
     gen.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
@@ -223,6 +224,10 @@ def cmd_data(args) -> int:
     qa = data_lines(args.path) if args.format == "auto" else None
     for line in qa or []:
         print(line)
+    if not qa and args.format == "auto":
+        from .tasks.cls_cli import print_data
+
+        qa = print_data(args.path, args.delimiter)  # classification data: its classes and warnings
     try:
         ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
     except TuneDeckError:
@@ -260,6 +265,13 @@ def _qa(rd) -> bool:
         return False
     _quiet_libraries()
     return True
+
+
+def _cls(rd):
+    """engine.tasks.cls_cli when RUN is a classification run (libraries quietened), else None."""
+    from .tasks import cls_cli
+
+    return cls_cli if cls_cli.is_cls_run(rd) and _quiet_libraries() is None else None
 
 
 def _quiet_libraries() -> None:
@@ -320,6 +332,8 @@ def cmd_generate(args) -> int:
         from .tasks import qa_cli
 
         return qa_cli.generate(args, rd)
+    if _cls(rd):
+        return _cls(rd).generate(args, rd)
     if args.prompt is None:
         raise TuneDeckError("generate needs --prompt TEXT ('-' reads stdin)")
     if not args.base:
@@ -355,6 +369,8 @@ def cmd_eval(args) -> int:
         from .tasks import qa_cli
 
         return qa_cli.evaluate(args, rd)
+    if _cls(rd):
+        return _cls(rd).evaluate(args, rd)
     _pick_checkpoint(rd, args)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
@@ -390,6 +406,8 @@ def cmd_export(args) -> int:
         from .tasks import qa_cli
 
         return qa_cli.export(args, rd)
+    if _cls(rd):
+        return _cls(rd).export(args, rd)
     if args.merged:
         from .export import export_merged
         from .infer import adapter_source

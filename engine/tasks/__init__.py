@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-TASK_NAMES = ("causal_lm", "extractive_qa")
+TASK_NAMES = ("causal_lm", "extractive_qa", "classification")
 
 
 class Task:
@@ -70,6 +70,10 @@ def get_task(name: str) -> Task:
         from .extractive_qa import ExtractiveQA
 
         return ExtractiveQA()
+    if name == "classification":
+        from .classification import Classification
+
+        return Classification()
     if name == "causal_lm":
         return CausalLM()
     raise ConfigError([("task", f"unknown task {name!r}; use one of {', '.join(TASK_NAMES)}")])
