@@ -20,17 +20,22 @@ BUG = ["{f} crashes when I press {k}", "{f} freezes after a few minutes", "I get
        "nothing happens when I open {f}, it just stays blank", "{f} throws an error: {err}",
        "since yesterday {f} fails with {err}", "{f} lost my settings again", "{f} corrupts the file it writes",
        "the app exits without a message when I use {f}", "{f} stopped working after I upgraded",
-       "{f} keeps spinning at 100% CPU", "clicking {f} makes the whole window flicker and die"]
+       "{f} keeps spinning at 100% CPU", "clicking {f} makes the whole window flicker and die",
+       "thanks for the update, but {f} now crashes on start", "I love this tool, sadly {f} fails with {err}",
+       "how come {f} throws {err} every time?"]
 QUESTION = ["how do I change the learning rate in {f}?", "is there a way to use my own data with {f}?",
             "where does {f} keep its files?", "can {f} run on a machine without a GPU?",
             "what does the warning in {f} mean?", "which key opens {f}?", "does {f} support CSV with semicolons?",
             "could you explain how {f} picks the batch size?", "what is the best setting for {f} on a small laptop?",
             "how long should {f} take for a few hundred rows?", "is it possible to resume {f} from a checkpoint?",
-            "why would I choose LoRA over full training in {f}?", "what format does {f} expect?"]
+            "why would I choose LoRA over full training in {f}?", "what format does {f} expect?",
+            "great tool! one question: how do I reset {f}?", "{f} works well, but can it also read Parquet?",
+            "no error, I just want to know: where is {f} in the menu?"]
 PRAISE = ["{f} is fantastic, thank you!", "I love how fast {f} is now", "great work on {f}, it just works",
           "{f} saved me hours this week, thanks", "really impressed with {f}", "{f} is so clear and easy, well done",
           "thanks for {f}, my whole team enjoys it", "the new {f} looks beautiful", "{f} is exactly what I needed, cheers",
-          "kudos for {f}, best tool I have tried"]
+          "kudos for {f}, best tool I have tried", "no more crashes in {f} since the fix, thank you",
+          "I had questions about {f} but the docs answered all of them, great job"]
 KEYS = ["s", "Enter", "Ctrl+S", "the arrow keys", "Tab", "q"]
 ERRORS = ["KeyError", "out of memory", "permission denied", "a NaN loss", "file not found", "a timeout"]
 OPENERS = ["", "", "", "hi, ", "hello team, ", "quick note: ", "hey, ", "good morning, "]
