@@ -286,3 +286,23 @@ def test_class_weights_balanced_trains_and_says_its_weights(tiny_bert, tmp_path)
                                           "cls.class_weights": "balanced", "training.max_steps": 3})
     said = [e.text for e in read_events(run / "metrics.jsonl") if isinstance(e, MessageLogged)]
     assert "Class weights: bug 0.56, praise 1.67, question 1.67" in said
+
+
+@pytest.mark.slow
+def test_the_quickstart_switched_to_the_4bit_demo_lm_trains_two_steps(tmp_path, capsys):
+    from engine.demo import demo_model_dir
+
+    if not (demo_model_dir("smollm2-135m-instruct") / "config.json").exists():
+        pytest.skip("the demo model is not pulled (scripts/setup.sh does it)")
+    code = main(["train", "--config", "sample_data/classify_quickstart.yaml", "--model", "smollm2-135m-instruct",
+                 "--set", "model.quantization=4bit", "--max-steps", "2", "--quiet", "--set", "data.limit=48",
+                 "--set", "training.batch_size=4", "--set", "training.logging_steps=1", "--run-dir", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    events = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [e["step"] for e in events if e["event"] == "step"] == [1, 2]
+    assert all(0 < e["loss"] < 10 for e in events if e["event"] == "step")
+    assert [("accuracy" in e, "f1" in e) for e in events if e["event"] == "eval"] == [(True, True)]
+    adapter = json.loads((tmp_path / "run" / "adapter" / "adapter_config.json").read_text())
+    assert adapter["task_type"] == "SEQ_CLS" and "score" in adapter["modules_to_save"]
+    assert main(["generate", str(tmp_path / "run"), "--text", "The export crashes"]) == 0
+    assert {line.split()[0] for line in capsys.readouterr().out.strip().splitlines()} == {"bug", "praise", "question"}
