@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train headless with a progress bar")
     _add_overrides(tr)
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    tr.add_argument("--from", dest="from_run", metavar="RUN", help="start from RUN's result (training in stages): model.from_run")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar, events only as log lines")
 
     data = sub.add_parser("data", help="show a data file's detected format, columns and row count")
@@ -434,7 +435,7 @@ def cmd_export(args) -> int:
 def cmd_train(args) -> int:
     from .config import load_config
 
-    overrides = overrides_from(args)
+    overrides = overrides_from(args) + ([f"model.from_run={args.from_run}"] if args.from_run else [])
     if args.resume:
         cfg = load_config(args.config, overrides) if (args.config or overrides) else None
     else:

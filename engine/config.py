@@ -61,6 +61,7 @@ class ModelConfig:
     gradient_checkpointing: bool = _f(False, help="Recompute activations in the backward pass: less memory, ~30% slower.")
     trust_remote_code: bool = _f(False, help="Run Python code shipped with the model. Only for models you trust.")
     allow_pickle: bool = _f(False, help="Allow loading weights from pickle (.bin) files; safetensors only otherwise.")
+    from_run: str | None = _f(None, help="Start from this run's result (its adapter merged into its base, or its fine-tuned model) instead of the base: training in stages.", nullable=True, hidden=True)
     dequantize_frozen: str = _f("auto", help="CPU, 4-bit: keep the frozen weights dequantized once (plain matmuls, same loss); auto = when they fit in RAM.", choices=("auto", "on", "off"))
 
 
@@ -159,6 +160,8 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
+        if out["model"]["from_run"] is None:
+            del out["model"]["from_run"]  # a one-stage config reads as it always did
         task, qa, cls = out.pop("task"), out.pop("qa"), out.pop("cls")
         if task == "causal_lm" and qa == dataclasses.asdict(QaConfig()) and cls == dataclasses.asdict(ClsConfig()):
             return out  # a causal-LM config reads as it always did
@@ -206,12 +209,14 @@ class FieldSpec:
     rules: dict[str, Any]
 
 
-def field_specs(sections: dict[str, type] = SECTIONS) -> Iterator[FieldSpec]:
-    """Every config field in section order, with its type, default and help."""
+def field_specs(sections: dict[str, type] = SECTIONS, hidden: bool = False) -> Iterator[FieldSpec]:
+    """Every config field in section order, with its type, default and help (``hidden`` ones: not in the form)."""
     defaults = Config()
     for section, cls in sections.items():
         for f in fields(cls):
             meta = dict(f.metadata)
+            if meta.pop("hidden", False) and not hidden:
+                continue
             help_text = meta.pop("help", "")
             choices = meta.pop("choices", None)
             ftype = _form_type(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "any"))
@@ -231,7 +236,7 @@ _SPECS: dict[str, FieldSpec] = {}
 
 def spec(path: str) -> FieldSpec:
     if not _SPECS:
-        _SPECS.update({s.path: s for s in field_specs(ALL_SECTIONS)})
+        _SPECS.update({s.path: s for s in field_specs(ALL_SECTIONS, hidden=True)})
         _SPECS["task"] = FieldSpec("task", "str", "causal_lm", "What to train", TASKS, {})
     if path not in _SPECS:
         raise ConfigError([(path, _unknown_key_message(path))])

@@ -240,9 +240,15 @@ def test_export_classifies_through_the_transformers_pipeline_with_label_names(be
     assert got == [lab for _, lab in ROWS]
 
 
-def test_the_tiny_llama_as_a_classifier_overfits_with_lora_and_a_fully_trained_head(tiny_llama, tmp_path, capsys):
-    run = overfit(tiny_llama, tmp_path, **{"cls.method": "lora", "lora.r": 8, "training.learning_rate": 1e-2,
-                                           "training.max_steps": 60, "training.eval_steps": 30, "training.save_steps": 60})
+@pytest.fixture(scope="module")
+def llama_run(tiny_llama, tmp_path_factory) -> Path:
+    return overfit(tiny_llama, tmp_path_factory.mktemp("llama-cls"), **{
+        "cls.method": "lora", "lora.r": 8, "training.learning_rate": 1e-2, "training.max_steps": 60,
+        "training.eval_steps": 30, "training.save_steps": 60})
+
+
+def test_the_tiny_llama_as_a_classifier_overfits_with_lora_and_a_fully_trained_head(llama_run, tmp_path, capsys):
+    run = llama_run
     ev = last_eval(run)
     assert ev.accuracy == 1.0 and ev.f1 == 1.0
     adapter = json.loads((run / "adapter" / "adapter_config.json").read_text())
@@ -306,3 +312,59 @@ def test_the_quickstart_switched_to_the_4bit_demo_lm_trains_two_steps(tmp_path, 
     assert adapter["task_type"] == "SEQ_CLS" and "score" in adapter["modules_to_save"]
     assert main(["generate", str(tmp_path / "run"), "--text", "The export crashes"]) == 0
     assert {line.split()[0] for line in capsys.readouterr().out.strip().splitlines()} == {"bug", "praise", "question"}
+
+
+# --------------------------------------------------------------------------- training in stages
+
+
+def losses(run: Path) -> list[float]:
+    from engine.events import StepLogged, read_events
+
+    return [e.loss for e in read_events(run / "metrics.jsonl") if isinstance(e, StepLogged)]
+
+
+def stage_two(stage1: Path, tmp: Path, model: Path, **extra) -> Path:
+    from engine.train import train
+
+    settings = {"task": "classification", "model.name": str(model), "model.from_run": str(stage1),
+                "data.path": str(rows_file(tmp / "tiny.jsonl")), "cls.max_length": 32, "training.learning_rate": 1e-5,
+                "training.max_steps": 2, "training.batch_size": 6, "training.save_steps": 2,
+                "training.warmup_ratio": 0.0, "output.runs_dir": str(tmp / "runs")}
+    settings.update(extra)
+    result = train(load_config(None, settings), run_dir=tmp / "runs" / "stage2")
+    assert result.status == "finished", result.last_event
+    return result.run_dir
+
+
+def test_stage_two_starts_from_stage_one_fine_tuned_model(bert_run, tiny_bert, tmp_path):
+    first = losses(bert_run)
+    run = stage_two(bert_run, tmp_path, tiny_bert)
+    second = losses(run)
+    assert first[0] > 0.9  # the base with a fresh head: about ln(3)
+    assert second[0] < 0.3 and abs(second[0] - first[-1]) < 0.15, (first[-1], second[0])
+    assert load_config(run / "config.yaml").model.from_run == str(bert_run)
+    lineage = json.loads((run / "lineage.json").read_text())
+    assert lineage == {"from_run": str(bert_run), "chain": [str(bert_run)], "start": "fine-tuned model",
+                       "from_task": "classification"}
+    from engine.runs import summarize_run
+
+    assert summarize_run(run).lineage == [str(bert_run), str(run)]
+    assert summarize_run(bert_run).lineage == [str(bert_run)]
+
+
+def test_stage_two_from_a_lora_run_starts_from_its_merged_adapter(llama_run, tiny_llama, tmp_path):
+    first = losses(llama_run)
+    run = stage_two(llama_run, tmp_path, tiny_llama, **{"cls.method": "lora", "lora.r": 8})
+    second = losses(run)
+    assert first[0] > 0.9 and second[0] < 0.3 and abs(second[0] - first[-1]) < 0.15, (first[0], first[-1], second[0])
+    assert (run / "start" / "config.json").exists()
+    assert json.loads((run / "lineage.json").read_text())["start"] == "merged adapter"
+
+
+def test_a_stage_from_a_run_without_a_result_names_model_from_run(tmp_path, capsys):
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "config.yaml").write_text("task: classification\n")
+    code = main(["train", "--config", "sample_data/classify_quickstart.yaml", "--from", str(tmp_path / "half"),
+                 "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "model.from_run" in err[0] and "no final model or adapter" in err[0]

@@ -68,6 +68,8 @@ def load_cls_model(model_cfg, labels=None, tokenizer=None, on_message=None, sour
     kwargs: dict[str, Any] = dict(trust_remote_code=model_cfg.trust_remote_code,
                                   use_safetensors=None if model_cfg.allow_pickle else True,
                                   dtype=getattr(torch, dtype) if device == "cuda" else torch.float32)
+    if labels is not None and source is not None:
+        kwargs["ignore_mismatched_sizes"] = True  # an earlier stage's head for other classes is replaced
     if labels is not None:
         kwargs.update(num_labels=len(labels.names), id2label=labels.id2label, label2id=labels.label2id,
                       problem_type="multi_label_classification" if labels.multi else "single_label_classification")
@@ -89,6 +91,8 @@ def load_cls_model(model_cfg, labels=None, tokenizer=None, on_message=None, sour
     except ValueError as e:
         raise ModelError(f"model.name: {model_cfg.name} cannot classify text "
                          f"({str(e).splitlines()[0][:160]}); use an encoder (BERT, MiniLM) or a Llama-style causal LM") from None
+    if labels is not None and source is not None and _head_labels(source) != labels.names:
+        _reset_head(model)  # a start point whose head knew other classes (or none): a fresh, seeded head
     if model.config.pad_token_id is None and tokenizer is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     if hasattr(model.config, "use_cache"):
@@ -96,6 +100,26 @@ def load_cls_model(model_cfg, labels=None, tokenizer=None, on_message=None, sour
     if qc is None and device == "cuda":
         model = model.to("cuda")
     return model
+
+
+def _head_labels(folder: str) -> list[str] | None:
+    import json
+
+    try:
+        cfg = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+        arch = " ".join(cfg.get("architectures") or [])
+        if "SequenceClassification" not in arch:
+            return None
+        return [cfg["id2label"][k] for k in sorted(cfg["id2label"], key=int)]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _reset_head(model) -> None:
+    head = getattr(model, head_name(model))
+    for m in head.modules():
+        if hasattr(m, "reset_parameters"):
+            m.reset_parameters()
 
 
 def add_cls_lora(model, model_cfg, lora_cfg):

@@ -131,6 +131,22 @@ def cls_event_callback(*args, **kwargs):
     return ClsEventCallback(*args, **kwargs)
 
 
+def stage_base(cfg, emit) -> str | None:
+    """model.from_run: the run's base becomes model.name (said), and its saved tokenizer is the one to use."""
+    from .. import rundir
+    from ..config import load_config
+    from .stages import source_run
+
+    src = source_run(cfg)
+    if src is None:
+        return None
+    base = load_config(src / rundir.CONFIG_FILE).model.name
+    if base != cfg.model.name:
+        emit(MessageLogged(f"model.from_run: {src.name} was trained on {base}; model.name is {base} for this stage"))
+        cfg.model.name = base
+    return str(src / "model") if (src / "model" / "tokenizer_config.json").exists() else str(src / rundir.ADAPTER_DIR)
+
+
 def prepare(cfg, emit) -> tuple:
     """Device, tokenizer and features: every config and data check, before the run folder is touched."""
     from ..model import pick_device
@@ -139,9 +155,10 @@ def prepare(cfg, emit) -> tuple:
 
     method(cfg)  # full fine-tuning of quantized weights is an error naming cls.method
     device, dtype = pick_device(cfg.model)
+    tok_source = stage_base(cfg, emit)
     splits = load_splits(cfg)  # data errors surface before anything is loaded
     emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
-    tokenizer = load_cls_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
+    tokenizer = load_cls_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)), source=tok_source)
     return device, dtype, tokenizer, prepare_cls_data(cfg, tokenizer, emit, splits)
 
 
@@ -166,7 +183,9 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
     rundir.atomic_write_text(rd / LABELS_FILE, json.dumps(labels.to_dict(), ensure_ascii=False) + "\n")
     how = method(cfg)
     say(f"Loading {cfg.model.name} as a {len(labels.names)}-label classifier ({how}) on {device}")
-    model = load_cls_model(cfg.model, labels, tokenizer, say, seed=cfg.training.seed)
+    from .stages import start_folder
+
+    model = load_cls_model(cfg.model, labels, tokenizer, say, source=start_folder(cfg, rd, say), seed=cfg.training.seed)
     frozen = None
     if how == "lora":
         if cfg.model.quantization == "4bit":
