@@ -368,3 +368,21 @@ def test_a_stage_from_a_run_without_a_result_names_model_from_run(tmp_path, caps
                  "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "model.from_run" in err[0] and "no final model or adapter" in err[0]
+
+
+def test_a_classification_stage_starts_from_a_causal_lm_run_on_raw_text(tiny_llama, tmp_path):
+    from engine.train import train
+
+    text = rows_file(tmp_path / "raw.jsonl")
+    stage1 = train(load_config(None, {"model.name": str(tiny_llama), "model.quantization": "none", "data.path": str(text),
+                                      "data.format": "text", "data.template": "text", "training.max_steps": 2,
+                                      "training.batch_size": 3, "training.save_steps": 2, "output.runs_dir": str(tmp_path)}),
+                   run_dir=tmp_path / "domain")
+    assert stage1.status == "finished", stage1.last_event
+    run = stage_two(tmp_path / "domain", tmp_path, tiny_llama, **{"model.name": "minilm-l6-v2", "cls.method": "lora"})
+    assert load_config(run / "config.yaml").model.name == str(tiny_llama)  # the stage's base is RUN's base
+    saved = json.loads((run / "start" / "config.json").read_text())
+    assert saved["architectures"] == ["LlamaForCausalLM"]  # stage 1 merged; stage 2 put a head on it
+    lineage = json.loads((run / "lineage.json").read_text())
+    assert lineage["from_task"] == "causal_lm" and lineage["start"] == "merged adapter"
+    assert json.loads((run / "adapter" / "adapter_config.json").read_text())["task_type"] == "SEQ_CLS"
