@@ -42,7 +42,7 @@ class Classification(Task):
 
         multi = bool(rows) and isinstance(rows[0]["label"], (list, tuple))
         probs = probabilities(logits, multi)
-        return list(zip(predict_ids(probs, multi, cfg.cls.threshold).tolist(), probs.tolist()))
+        return list(zip(predict_ids(probs, multi, cfg.cls.threshold).tolist(), probs.tolist(), strict=True))
 
     def metrics(self, predictions, rows, names=None):
         from .cls_data import LabelSpace

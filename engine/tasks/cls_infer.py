@@ -66,7 +66,7 @@ def classify_text(run_dir, text: str, *, text_pair: str | None = None, base: boo
     cfg = run_config(run_dir)
     model, tokenizer, labels = load_trained(Path(run_dir), cfg, checkpoint=checkpoint, base=base, on_message=on_message)
     probs = predict_probs(model, tokenizer, [{"text": text, "text_pair": text_pair}], cfg, labels.multi)[0]
-    return sorted(zip(labels.names, (float(p) for p in probs)), key=lambda x: -x[1])
+    return sorted(zip(labels.names, (float(p) for p in probs), strict=True), key=lambda x: -x[1])
 
 
 def eval_rows(cfg) -> tuple[list[dict], str]:
@@ -100,10 +100,10 @@ def evaluate_cls_run(run_dir, *, max_samples: int | None = None, checkpoint=None
         return labels.names[int(v)]
 
     out_rows = []
-    for r, g, p, pr in zip(rows, gold, pred.tolist(), probs.tolist()):
+    for r, g, p, pr in zip(rows, gold, pred.tolist(), probs.tolist(), strict=True):
         out_rows.append({"row": r["row"], "text": r["text"], **({"text_pair": r["text_pair"]} if r.get("text_pair") is not None else {}),
                          "gold": name(g), "predicted": name(p), "correct": name(g) == name(p),
-                         "probabilities": {n: round(x, 6) for n, x in zip(labels.names, pr)}})
+                         "probabilities": {n: round(x, 6) for n, x in zip(labels.names, pr, strict=True)}})
     report = {"task": "classification", "split": split, **scores, "labels": labels.names, "multi_label": labels.multi,
               "run_dir": str(rd), "base": base, "created": time.time(),
               "note": "" if split == "validation" else "the run has no validation split: scored on training rows",

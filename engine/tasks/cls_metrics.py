@@ -35,7 +35,7 @@ def classification_scores(gold: Sequence, predicted: Sequence, names: list[str],
                         for i, name in enumerate(names)}
     if multi:
         out["confusion_matrix"] = {"labels": names, "per_label": {  # [[tn, fp], [fn, tp]] per label
-            name: m.tolist() for name, m in zip(names, multilabel_confusion_matrix(y, p))}}
+            name: m.tolist() for name, m in zip(names, multilabel_confusion_matrix(y, p), strict=True)}}
     else:
         from sklearn.metrics import confusion_matrix
 
@@ -75,6 +75,6 @@ def format_table(scores: dict) -> list[str]:
         cw = max(5, *(len(n) for n in names))
         lines.append("confusion matrix (rows: gold, columns: predicted)")
         lines.append(f"{'':<{w}}  " + "  ".join(f"{n:>{cw}}" for n in names))
-        for n, row in zip(names, cm["matrix"]):
+        for n, row in zip(names, cm["matrix"], strict=True):
             lines.append(f"{n:<{w}}  " + "  ".join(f"{v:>{cw}d}" for v in row))
     return lines

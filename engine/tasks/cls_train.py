@@ -198,7 +198,7 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
     weights = class_weights(cfg, data)
     if weights:
-        say("Class weights: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(labels.names, weights)))
+        say("Class weights: " + ", ".join(f"{n} {w:.2f}" for n, w in zip(labels.names, weights, strict=True)))
 
     def start_event(state) -> RunStarted:
         return RunStarted(
