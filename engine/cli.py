@@ -471,10 +471,11 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     old_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: save_now.set()) if hasattr(signal, "SIGUSR1") else None
     view = ProgressView(console, quiet)
     try:
-        with LibraryLog(run_dir) as libs:  # library warnings and bars go to the run's train.log, not here
+        with LibraryLog() as libs:  # library warnings and bars go to the run's train.log, not here
             result = train(cfg, run_dir=run_dir, resume=resume, on_event=lambda e: (libs.on_event(e), view(e)),
                            stop=stop, save_now=save_now)
-            libs.attach(result.run_dir)  # a run that failed before it started still gets its log
+            if result.claimed:  # a run that failed before it started still gets its log; a refused folder is left alone
+                libs.attach(result.run_dir)
     finally:
         view.close()
         signal.signal(signal.SIGINT, old)

@@ -47,6 +47,7 @@ class RunResult:
     run_dir: Path
     status: str  # finished | stopped | failed
     last_event: Event | None = None
+    claimed: bool = True  # False: refused before the run folder was made or claimed (nothing was written there)
 
 
 @dataclass
@@ -679,7 +680,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
         event = RunFailed(error=(text if user_error else f"{type(e).__name__}: {text}")[:500], hint=hint,
                           user_error=user_error)
         early_emit(event)
-        return RunResult(Path(run_dir or resume or "."), "failed", event)
+        return RunResult(Path(run_dir or resume or "."), "failed", event, claimed=False)
 
     writer = MetricsWriter(rd / rundir.METRICS_FILE)
     for event in early:
