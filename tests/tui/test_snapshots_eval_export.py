@@ -115,7 +115,8 @@ def stopped_run(tmp_path, monkeypatch) -> Path:
         ck.mkdir(parents=True)
         for name in ("trainer_state.json", "adapter_config.json"):
             (ck / name).write_text("{}", encoding="utf-8")
-        (ck / "adapter_model.safetensors").write_text("", encoding="utf-8")
+        for name in ("adapter_model.safetensors", "optimizer.pt", "scheduler.pt", "rng_state.pth"):
+            (ck / name).write_text("", encoding="utf-8")
     (rd / "status.json").write_text('{"status": "stopped", "step": 12}', encoding="utf-8")
     return rd
 
