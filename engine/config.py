@@ -35,6 +35,7 @@ DEVICES = ("auto", "cpu", "cuda")
 BATCHING = ("padding_free", "padded")
 TASKS = ("causal_lm", "extractive_qa", "classification")
 QA_METHODS = ("full", "lora")
+CLS_METHODS = ("auto", "full", "lora")
 
 
 def _f(default: Any = dataclasses.MISSING, *, help: str, default_factory: Any = dataclasses.MISSING, **rules: Any):
@@ -60,6 +61,7 @@ class ModelConfig:
     gradient_checkpointing: bool = _f(False, help="Recompute activations in the backward pass: less memory, ~30% slower.")
     trust_remote_code: bool = _f(False, help="Run Python code shipped with the model. Only for models you trust.")
     allow_pickle: bool = _f(False, help="Allow loading weights from pickle (.bin) files; safetensors only otherwise.")
+    from_run: str | None = _f(None, help="Start from this run's result (its adapter merged into its base, or its fine-tuned model) instead of the base: training in stages.", nullable=True, hidden=True)
     dequantize_frozen: str = _f("auto", help="CPU, 4-bit: keep the frozen weights dequantized once (plain matmuls, same loss); auto = when they fit in RAM.", choices=("auto", "on", "off"))
 
 
@@ -134,6 +136,16 @@ class QaConfig:
 
 
 @dataclass
+class ClsConfig:
+    """Text classification (task: classification): how a text becomes a label."""
+
+    max_length: int = _f(256, help="Tokens per text (or text pair); longer texts are truncated.", gt=0)
+    method: str = _f("auto", help="auto = full fine-tuning for an unquantized base, LoRA for a 4-bit/8-bit one (the head is trained in full).", choices=CLS_METHODS)
+    class_weights: str = _f("none", help="balanced weighs each class's loss by n_rows / (n_classes * rows of the class), for imbalanced data.", choices=("none", "balanced"))
+    threshold: float = _f(0.5, help="Multi-label data: a label is predicted when its probability reaches this.", gt=0, lt=1)
+
+
+@dataclass
 class Config:
     """A complete TuneDeck run configuration."""
 
@@ -144,13 +156,17 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig, metadata={"help": "Output"})
     task: str = field(default="causal_lm", metadata={"help": "What to train", "choices": TASKS})
     qa: QaConfig = field(default_factory=QaConfig, metadata={"help": "Extractive QA"})
+    cls: ClsConfig = field(default_factory=ClsConfig, metadata={"help": "Text classification"})
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
-        task, qa = out.pop("task"), out.pop("qa")
-        if task == "causal_lm" and qa == dataclasses.asdict(QaConfig()):
+        if out["model"]["from_run"] is None:
+            del out["model"]["from_run"]  # a one-stage config reads as it always did
+        task, qa, cls = out.pop("task"), out.pop("qa"), out.pop("cls")
+        if task == "causal_lm" and qa == dataclasses.asdict(QaConfig()) and cls == dataclasses.asdict(ClsConfig()):
             return out  # a causal-LM config reads as it always did
-        return {"task": task, **out, "qa": qa}
+        extra = {"cls": cls} if task == "classification" or cls != dataclasses.asdict(ClsConfig()) else {}
+        return {"task": task, **out, "qa": qa, **extra}
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True)
@@ -177,7 +193,7 @@ class Config:
 
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "lora": LoraConfig, "data": DataConfig, "training": TrainingConfig, "output": OutputConfig}
-TASK_SECTIONS: dict[str, type] = {"qa": QaConfig}  # not in the causal-LM form (field_specs)
+TASK_SECTIONS: dict[str, type] = {"qa": QaConfig, "cls": ClsConfig}  # not in the causal-LM form (field_specs)
 ALL_SECTIONS: dict[str, type] = {**SECTIONS, **TASK_SECTIONS}
 # Options that mean something to causal-LM runs only: set on another task, they are an error naming the field.
 LM_ONLY = ("data.format", "data.template", "data.system_prompt", "data.train_on_prompt", "data.max_length",
@@ -196,12 +212,14 @@ class FieldSpec:
     rules: dict[str, Any]
 
 
-def field_specs(sections: dict[str, type] = SECTIONS) -> Iterator[FieldSpec]:
-    """Every config field in section order, with its type, default and help."""
+def field_specs(sections: dict[str, type] = SECTIONS, hidden: bool = False) -> Iterator[FieldSpec]:
+    """Every config field in section order, with its type, default and help (``hidden`` ones: not in the form)."""
     defaults = Config()
     for section, cls in sections.items():
         for f in fields(cls):
             meta = dict(f.metadata)
+            if meta.pop("hidden", False) and not hidden:
+                continue
             help_text = meta.pop("help", "")
             choices = meta.pop("choices", None)
             ftype = _form_type(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "any"))
@@ -221,7 +239,7 @@ _SPECS: dict[str, FieldSpec] = {}
 
 def spec(path: str) -> FieldSpec:
     if not _SPECS:
-        _SPECS.update({s.path: s for s in field_specs(ALL_SECTIONS)})
+        _SPECS.update({s.path: s for s in field_specs(ALL_SECTIONS, hidden=True)})
         _SPECS["task"] = FieldSpec("task", "str", "causal_lm", "What to train", TASKS, {})
     if path not in _SPECS:
         raise ConfigError([(path, _unknown_key_message(path))])
@@ -341,13 +359,11 @@ def _task_defaults(cfg: Config, data: dict) -> list[tuple[str, str]]:
     if not given("model", "quantization"):
         cfg.model.quantization = "none"
     errors = []
-    if cfg.task == "classification":
-        errors.append(("task", "classification is reserved and not available yet; use causal_lm or extractive_qa"))
     for path in LM_ONLY:
         section, key = path.split(".")
         if given(section, key) and getattr(getattr(cfg, section), key) != spec(path).default:
             errors.append((path, f"applies to causal_lm runs only, not task {cfg.task}; remove it"
-                                 + (" (windows are set by qa.max_length)" if path == "data.max_length" else "")))
+                                 + (f" (set {'cls' if cfg.task == 'classification' else 'qa'}.max_length instead)" if path == "data.max_length" else "")))
     return errors
 
 

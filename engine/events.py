@@ -83,11 +83,12 @@ class EvalLogged(Event):
     perplexity: float | None = None
     epoch: float | None = None
     exact_match: float | None = None  # extractive QA, 0..100
-    f1: float | None = None  # extractive QA, 0..100
+    f1: float | None = None  # extractive QA, 0..100; classification: macro F1, 0..1
+    accuracy: float | None = None  # classification, 0..1
 
     def to_dict(self) -> dict[str, Any]:
         out = super().to_dict()
-        for key in ("exact_match", "f1"):  # a causal-LM eval line reads as it always did
+        for key in ("exact_match", "f1", "accuracy"):  # a causal-LM eval line reads as it always did
             if out[key] is None:
                 del out[key]
         return out

@@ -54,6 +54,13 @@ class RunSummary:
     f1: float | None = None
 
     @property
+    def lineage(self) -> list[str]:
+        """Training in stages: the runs this one started from, oldest first, this run last (engine.tasks.stages)."""
+        from .tasks.stages import lineage
+
+        return lineage(self.path)
+
+    @property
     def model_short(self) -> str:
         return _short(self.model)
 

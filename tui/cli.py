@@ -24,6 +24,7 @@ import threading
 from pathlib import Path
 
 from engine.errors import TuneDeckError
+from engine.tasks import TASK_NAMES
 
 from .screens import SCREENS
 
@@ -39,7 +40,7 @@ def _overrides_parent() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, metavar="N", help="override training.max_steps")
     p.add_argument("--run-dir", metavar="DIR", help="the run's own folder (default runs/<timestamp>-<name>/)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override any config key, e.g. --set lora.r=8")
-    p.add_argument("--task", choices=["causal_lm", "extractive_qa"], help="override task (default causal_lm)")
+    p.add_argument("--task", choices=list(TASK_NAMES), help="override task (default causal_lm)")
     return p
 
 
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tr = sub.add_parser("train", parents=[overrides], help="train headless with a progress bar")
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
+    tr.add_argument("--from", dest="from_run", metavar="RUN", help="start from RUN's result (training in stages): model.from_run")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar, events only as log lines")
     tr.set_defaults(func=cmd_train)
 
@@ -119,6 +121,7 @@ def _add_after_training(sub, runs_dir: argparse.ArgumentParser) -> None:
     gen.add_argument("--prompt", "-p", help="the user prompt ('-' reads stdin)")
     gen.add_argument("--question", help="extractive_qa runs: the question")
     gen.add_argument("--context", help="extractive_qa runs: the passage to answer from (@FILE reads a file)")
+    gen.add_argument("--text", help="classification runs: the text to classify ('-' reads stdin)")
     gen.add_argument("--base", action="store_true", help="the base model alone (adapter off)")
     gen.add_argument("--raw", action="store_true", help="send the prompt as typed, without the run's template")
     gen.add_argument("--max-new-tokens", type=int, default=128, metavar="N")
@@ -225,6 +228,10 @@ def cmd_data(args) -> int:
     qa = data_lines(args.path) if args.format == "auto" else None
     for line in qa or []:
         print(line)
+    if not qa and args.format == "auto":
+        from .cls_cli import print_data
+
+        qa = print_data(args.path, args.delimiter)  # classification data: its classes and warnings
     try:
         ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
     except TuneDeckError:
@@ -262,6 +269,13 @@ def _qa(rd) -> bool:
         return False
     _quiet_libraries()
     return True
+
+
+def _cls(rd):
+    """tui.cls_cli when RUN is a classification run (libraries quietened), else None."""
+    from . import cls_cli
+
+    return cls_cli if cls_cli.is_cls_run(rd) and _quiet_libraries() is None else None
 
 
 def _quiet_libraries() -> None:
@@ -322,6 +336,8 @@ def cmd_generate(args) -> int:
         from . import qa_cli
 
         return qa_cli.generate(args, rd)
+    if _cls(rd):
+        return _cls(rd).generate(args, rd)
     if args.prompt is None:
         raise TuneDeckError("generate needs --prompt TEXT ('-' reads stdin)")
     if not args.base:
@@ -357,6 +373,8 @@ def cmd_eval(args) -> int:
         from . import qa_cli
 
         return qa_cli.evaluate(args, rd)
+    if _cls(rd):
+        return _cls(rd).evaluate(args, rd)
     _pick_checkpoint(rd, args)
     adapter_source(rd, args.checkpoint)
     _quiet_libraries()
@@ -392,6 +410,8 @@ def cmd_export(args) -> int:
         from . import qa_cli
 
         return qa_cli.export(args, rd)
+    if _cls(rd):
+        return _cls(rd).export(args, rd)
     if args.merged:
         from engine.export import export_merged
         from engine.infer import adapter_source
@@ -418,66 +438,16 @@ def cmd_export(args) -> int:
 def cmd_train(args) -> int:
     from engine.config import load_config
 
-    overrides = overrides_from(args)
+    overrides = overrides_from(args) + ([f"model.from_run={args.from_run}"] if args.from_run else [])
     if args.resume:
         cfg = load_config(args.config, overrides) if (args.config or overrides) else None
     else:
         if not args.config:
             raise TuneDeckError("train needs --config FILE (try sample_data/quickstart.yaml, or `tunedeck init my.yaml`)")
         cfg = load_config(args.config, overrides)
+    from .headless import run_headless
+
     return run_headless(cfg, run_dir=args.run_dir, resume=args.resume, quiet=args.quiet)
-
-
-def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
-    """Train in this process with a rich progress bar.
-
-    Ctrl+C saves a checkpoint and exits 130; SIGUSR1 saves a checkpoint and goes on.
-    """
-    from rich.console import Console
-
-    from engine.console import LibraryLog
-    from engine.train import train
-
-    from .console import ProgressView
-    from .text import stopped_line
-
-    console = Console(stderr=True)
-    stop = threading.Event()
-    interrupted = {"n": 0}
-
-    def on_sigint(signum, frame):
-        interrupted["n"] += 1
-        if interrupted["n"] > 1:
-            raise KeyboardInterrupt
-        console.print("[yellow]Stopping: saving a checkpoint (Ctrl+C again to quit at once)[/]")
-        stop.set()
-
-    save_now = threading.Event()
-    old = signal.signal(signal.SIGINT, on_sigint)
-    old_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: save_now.set()) if hasattr(signal, "SIGUSR1") else None
-    view = ProgressView(console, quiet)
-    try:
-        with LibraryLog() as libs:  # library warnings and bars go to the run's train.log, not here
-            result = train(cfg, run_dir=run_dir, resume=resume, on_event=lambda e: (libs.on_event(e), view(e)),
-                           stop=stop, save_now=save_now)
-            if result.claimed:  # a run that failed before it started still gets its log; a refused folder is left alone
-                libs.attach(result.run_dir)
-    finally:
-        view.close()
-        signal.signal(signal.SIGINT, old)
-        if old_usr1 is not None:
-            signal.signal(signal.SIGUSR1, old_usr1)
-    ev = result.last_event
-    if result.status == "finished":
-        console.print(f"[green]Finished[/] at step {ev.step}: adapter in {ev.adapter_path}")
-        return 0
-    if result.status == "stopped":
-        console.print(f"[yellow]{stopped_line(ev.step, ev.checkpoint)}[/]. Resume: tunedeck train --resume {result.run_dir}")
-        return 130 if interrupted["n"] else 0
-    print(f"error: {ev.error}", file=sys.stderr)
-    if ev.hint:
-        print(f"hint: {ev.hint}", file=sys.stderr)
-    return 2 if ev.user_error else 1
 
 
 if __name__ == "__main__":

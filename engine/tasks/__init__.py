@@ -20,7 +20,7 @@ from typing import Any
 
 from ..errors import ConfigError
 
-TASK_NAMES = ("causal_lm", "extractive_qa")
+TASK_NAMES = ("causal_lm", "extractive_qa", "classification")
 
 
 @dataclass
@@ -77,6 +77,10 @@ def get_task(name: str) -> Task:
         from .extractive_qa import ExtractiveQA
 
         return ExtractiveQA()
+    if name == "classification":
+        from .classification import Classification
+
+        return Classification()
     if name == "causal_lm":
         from .causal_lm import CausalLM
 
