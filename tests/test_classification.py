@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from tui.cli import main
 from engine.config import load_config
 from engine.tasks.cls_data import LabelSpace, load_examples, load_splits, sniff
 from engine.tasks.cls_metrics import classification_scores
