@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tui.cli import main
 from engine.config import load_config
 from engine.tasks.cls_data import LabelSpace, load_examples, load_splits, sniff
 from engine.tasks.cls_metrics import classification_scores
+from tui.cli import main
 
 ROWS = [
     ("the screen freezes and crashes", "bug"),
