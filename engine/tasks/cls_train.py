@@ -111,12 +111,10 @@ def cls_trainer_class(weights: list[float] | None):
 
 
 def cls_event_callback(*args, **kwargs):
-    """engine.train's event callback, with the eval event carrying ``accuracy`` (0..1) beside ``f1``."""
-    from transformers import TrainerCallback
+    """engine.callback's event callback, with the eval event carrying ``accuracy`` (0..1) beside ``f1``."""
+    from ..callback import EventCallback
 
-    from ..train import EventCallbackMixin
-
-    class ClsEventCallback(EventCallbackMixin, TrainerCallback):
+    class ClsEventCallback(EventCallback):
         def on_log(self, args, state, control, logs=None, **kw):
             acc = (logs or {}).get("eval_accuracy")
             if acc is None:
@@ -163,15 +161,16 @@ def prepare(cfg, emit) -> tuple:
 
 
 def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
-    """Train a sequence classifier; returns engine.train's _FitResult."""
+    """Train a sequence classifier; returns engine.tasks.FitResult."""
     from transformers import DataCollatorWithPadding, set_seed
-    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     from .. import rundir
     from ..dequant import prepare_for_training
     from ..events import RunStarted
     from ..model import count_parameters
-    from ..train import _device_name, _FitResult, training_arguments
+    from ..model import device_name as _device_name
+    from ..trainer import quiet_trainer, training_arguments
+    from . import FitResult as _FitResult
     from .cls_model import LABELS_FILE, add_cls_lora, load_cls_model, method
     from .qa_model import MODEL_DIR
 
@@ -217,8 +216,7 @@ def fit(cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, prep=None):
         model=model, args=args, train_dataset=data.train, eval_dataset=data.val,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=metrics_function(cfg, labels) if data.val is not None else None, callbacks=[callback])
-    for noisy in (PrinterCallback, ProgressCallback):
-        trainer.remove_callback(noisy)
+    quiet_trainer(trainer)
     if resume_ckpt is not None:
         say(f"Resuming from {resume_ckpt.name}")
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
