@@ -39,7 +39,7 @@ async def test_every_footer_fits_and_shows_its_keys(tmp_path, width):
             assert fits, (name, shown)
             assert MUST_SHOW.get(name, set()) <= shown, (name, shown)
         app.push_screen(RunScreen(tmp_path / "runs" / "20251124-090000-base"))
-        await until(pilot, lambda: isinstance(app.screen, RunScreen) and app.screen.query_one(Footer).query(FooterKey),
+        await until(pilot, lambda: isinstance(app.screen, RunScreen) and any(f.query(FooterKey) for f in app.screen.query(Footer)),
                     what="the run view's footer")
         await pilot.pause(0.3)
         fits, shown = footer_fits(app.screen)
