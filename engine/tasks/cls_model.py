@@ -10,7 +10,6 @@ so the model can find each row's last real token (whose state the ``score`` head
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..errors import ConfigError, ModelError
 
@@ -58,16 +57,13 @@ def head_name(model) -> str:
 def load_cls_model(model_cfg, labels=None, tokenizer=None, on_message=None, source: str | None = None,
                    seed: int | None = None):
     """The model with a classification head for ``labels`` (a LabelSpace); from a trained folder, its own head."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, set_seed
+    from transformers import AutoModelForSequenceClassification
 
-    from ..model import _hub_error, local_model_dir, pick_device, quantization_config
+    from ..model import local_model_dir
+    from .head_model import head_model_kwargs, load_with_head
 
-    device, dtype = pick_device(model_cfg)
+    device, dtype, kwargs = head_model_kwargs(model_cfg)
     source = source or local_model_dir(model_cfg, on_message)
-    kwargs: dict[str, Any] = dict(trust_remote_code=model_cfg.trust_remote_code,
-                                  use_safetensors=None if model_cfg.allow_pickle else True,
-                                  dtype=getattr(torch, dtype) if device == "cuda" else torch.float32)
     if labels is not None and source is not None:
         kwargs["ignore_mismatched_sizes"] = True  # an earlier stage's head for other classes is replaced
     if labels is not None:
@@ -75,22 +71,9 @@ def load_cls_model(model_cfg, labels=None, tokenizer=None, on_message=None, sour
                       problem_type="multi_label_classification" if labels.multi else "single_label_classification")
     if tokenizer is not None and tokenizer.pad_token_id is not None:
         kwargs["pad_token_id"] = tokenizer.pad_token_id
-    qc = quantization_config(model_cfg, dtype)
-    if qc is not None:
-        kwargs["quantization_config"] = qc
-        kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
-    if seed is not None:
-        set_seed(seed)  # the new head's initial weights
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(source, **kwargs)
-    except OSError as e:
-        if "safetensors" in str(e).lower() and not model_cfg.allow_pickle:
-            raise ModelError(f"model.name: {model_cfg.name} has no safetensors weights; set model.allow_pickle: true "
-                             "if you trust the files") from None
-        raise _hub_error(model_cfg.name, e) from None
-    except ValueError as e:
-        raise ModelError(f"model.name: {model_cfg.name} cannot classify text "
-                         f"({str(e).splitlines()[0][:160]}); use an encoder (BERT, MiniLM) or a Llama-style causal LM") from None
+    model, qc = load_with_head(AutoModelForSequenceClassification, source, model_cfg, kwargs, device=device, dtype=dtype,
+                               seed=seed, cannot="classify text",
+                               instead="use an encoder (BERT, MiniLM) or a Llama-style causal LM")
     if labels is not None and source is not None and _head_labels(source) != labels.names:
         _reset_head(model)  # a start point whose head knew other classes (or none): a fresh, seeded head
     if model.config.pad_token_id is None and tokenizer is not None:

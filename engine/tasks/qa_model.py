@@ -7,7 +7,6 @@ adapter of task type QUESTION_ANS, whose QA head (``qa_outputs``) is trained in 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from ..errors import ModelError
 
@@ -33,32 +32,16 @@ def load_qa_tokenizer(model_cfg, on_message=None, source: str | None = None):
 
 def load_qa_model(model_cfg, on_message=None, source: str | None = None, seed: int | None = None):
     """The encoder with a span-prediction head; a base without one gets a fresh head (seeded)."""
-    import torch
-    from transformers import AutoModelForQuestionAnswering, set_seed
+    from transformers import AutoModelForQuestionAnswering
 
-    from ..model import _hub_error, local_model_dir, pick_device, quantization_config
+    from ..model import local_model_dir
+    from .head_model import head_model_kwargs, load_with_head
 
-    device, dtype = pick_device(model_cfg)
+    device, dtype, kwargs = head_model_kwargs(model_cfg)
     source = source or local_model_dir(model_cfg, on_message)
-    kwargs: dict[str, Any] = dict(trust_remote_code=model_cfg.trust_remote_code,
-                                  use_safetensors=None if model_cfg.allow_pickle else True,
-                                  dtype=getattr(torch, dtype) if device == "cuda" else torch.float32)
-    qc = quantization_config(model_cfg, dtype)
-    if qc is not None:
-        kwargs["quantization_config"] = qc
-        kwargs["device_map"] = {"": 0 if device == "cuda" else "cpu"}
-    if seed is not None:
-        set_seed(seed)  # the new head's initial weights
-    try:
-        model = AutoModelForQuestionAnswering.from_pretrained(source, **kwargs)
-    except OSError as e:
-        if "safetensors" in str(e).lower() and not model_cfg.allow_pickle:
-            raise ModelError(f"model.name: {model_cfg.name} has no safetensors weights; set model.allow_pickle: true "
-                             "if you trust the files") from None
-        raise _hub_error(model_cfg.name, e) from None
-    except ValueError as e:
-        raise ModelError(f"model.name: {model_cfg.name} cannot answer extractive questions "
-                         f"({str(e).splitlines()[0][:160]}); use an encoder such as BERT, RoBERTa, MiniLM") from None
+    model, qc = load_with_head(AutoModelForQuestionAnswering, source, model_cfg, kwargs, device=device, dtype=dtype,
+                               seed=seed, cannot="answer extractive questions",
+                               instead="use an encoder such as BERT, RoBERTa, MiniLM")
     if qc is None and device == "cuda":
         model = model.to("cuda")
     return model
