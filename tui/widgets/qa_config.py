@@ -57,9 +57,11 @@ class TaskPicker(Horizontal):
 
     def __init__(self) -> None:
         super().__init__(id="cfg-task", classes="field")
+        self.shown_task: str | None = None  # the config's task the picker last showed or set
 
     def compose(self) -> ComposeResult:
         task = self.app.state.config.task
+        self.shown_task = task
         label = Label("task", classes="field-label")
         label.tooltip = spec("task").help
         yield label
@@ -73,6 +75,7 @@ class TaskPicker(Horizontal):
         state = self.app.state
         if event.value == state.config.task:
             return
+        self.shown_task = str(event.value)
         state.set_field("task", event.value)
         self.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(str(event.value), ""), style="dim"))
         _revalidate(self)
@@ -146,7 +149,11 @@ def apply_task(screen) -> None:
         return
     qa_fields.display = qa
     picker = screen.query_one("#cfg-task-select", Select)
-    if cfg.task in TASKS and picker.value != cfg.task:  # a config loaded: the picker shows its task
+    holder = screen.query_one(TaskPicker)
+    # Only a task change from elsewhere (a config loaded) moves the picker: a pick whose Changed message
+    # is still queued must not be put back to the config's old task.
+    if cfg.task in TASKS and cfg.task != holder.shown_task:
+        holder.shown_task = cfg.task
         picker.value = cfg.task
         screen.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(cfg.task, ""), style="dim"))
     if qa:
