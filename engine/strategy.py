@@ -69,8 +69,8 @@ def strategy_arguments(cfg: Config, device: str, world_size: int, run_dir: Path 
     """Extra TrainingArguments for the configured strategy; rank 0 writes a DeepSpeed config to the run folder."""
     if world_size <= 1:
         return {}
-    kind = cfg.training.distributed
-    args: dict[str, Any] = {"ddp_backend": "nccl" if device == "cuda" else "gloo"}
+    kind = cfg.training.distributed if device == "cuda" else "ddp"  # accelerate: CPU processes are DDP
+    args: dict[str, Any] = {"ddp_backend": "nccl" if device == "cuda" else "gloo", "log_level_replica": "error"}
     if kind == "ddp":
         args["ddp_find_unused_parameters"] = False  # LoRA: the frozen base has no gradients to wait for
     elif kind == "fsdp":
@@ -83,6 +83,14 @@ def strategy_arguments(cfg: Config, device: str, world_size: int, run_dir: Path 
             atomic_write_text(Path(run_dir) / DEEPSPEED_FILE, json.dumps(ds, indent=1) + "\n")
         args["deepspeed"] = ds
     return args
+
+
+def cpu_note(cfg: Config, device: str, world_size: int) -> str | None:
+    """On CPU accelerate runs several processes as DDP whatever the strategy; said, not hidden."""
+    if world_size > 1 and device == "cpu" and cfg.training.distributed != "ddp":
+        return (f"training.distributed: {cfg.training.distributed} shards over GPUs; on CPU the {world_size} "
+                "processes train as ddp (a whole model copy each)")
+    return None
 
 
 def memory_note(strategy: str, world_size: int) -> str:

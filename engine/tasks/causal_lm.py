@@ -134,7 +134,7 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     from ..callback import EventCallback
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
-    from ..strategy import strategy_arguments
+    from ..strategy import cpu_note, strategy_arguments
     from ..trainer import quiet_trainer, trainer_class, training_arguments
 
     def say(text: str) -> None:
@@ -144,6 +144,8 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     set_seed(cfg.training.seed)
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     ranks = distributed.world()
+    if cpu_note(cfg, device, ranks.world_size):
+        emit(MessageLogged(cpu_note(cfg, device, ranks.world_size), level="warning"))
     model = load_base_model(cfg.model, say, fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
