@@ -30,8 +30,8 @@ DEEPSPEED_PIP = "pip install 'tunedeck[deepspeed]'"
 def check(cfg: Config, world_size: int) -> None:
     """One-line ConfigError for a strategy this machine cannot run (before the run folder is touched)."""
     if world_size > 1 and cfg.training.distributed.startswith("deepspeed") and importlib.util.find_spec("deepspeed") is None:
-        raise ConfigError(f"training.distributed: {cfg.training.distributed} needs DeepSpeed, which is not installed; "
-                          f"{DEEPSPEED_PIP} (or set training.distributed: fsdp)")
+        raise ConfigError([("training.distributed", f"{cfg.training.distributed} needs DeepSpeed, which is not installed; "
+                                                    f"{DEEPSPEED_PIP} (or set training.distributed: fsdp)")])
 
 
 def fsdp_config() -> dict[str, Any]:

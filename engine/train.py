@@ -29,7 +29,7 @@ from .events import Event, RunFailed, RunFinished, RunStarted, RunStopped, StepL
 @dataclass
 class RunResult:
     run_dir: Path
-    status: str  # finished | stopped | failed
+    status: str  # finished | stopped | failed (| refused: on another rank, when rank 0 refused the run)
     last_event: Event | None = None
     claimed: bool = True  # False: refused before the run folder was made or claimed (nothing was written there)
 
@@ -87,7 +87,7 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
         if isinstance(e, KeyboardInterrupt):
             raise
         if isinstance(e, distributed.MainRankFailed):
-            return RunResult(Path(run_dir or resume or "."), "failed", None, claimed=False)
+            return RunResult(Path(run_dir or resume or "."), "refused", None, claimed=False)  # rank 0 says why
         event = early_failure(e)
         early_emit(event)
         return RunResult(Path(run_dir or resume or "."), "failed", event, claimed=False)

@@ -151,3 +151,101 @@ def test_kill_9_of_rank_1_fails_the_run_naming_the_rank_then_it_resumes_on_one_p
     starts = [e for e in read_events(rd / rundir.METRICS_FILE) if isinstance(e, RunStarted)]
     assert starts[-1].resumed_from_step == at and starts[-1].world_size == 1
     assert rundir.read_status(rd)["status"] == "finished"
+
+
+def test_a_bad_data_file_under_nproc_2_is_one_line_exit_2_and_no_folder(tiny_model_dir, tmp_path):
+    runs = tmp_path / "runs"
+    cfg = _config(tiny_model_dir, tmp_path, **{"output.runs_dir": str(runs), "data.path": str(tmp_path / "missing.jsonl")})
+    code, out = _finish(_launch("--config", str(_file(cfg, tmp_path)), "--nproc", "2"))
+    assert code == 2, out[-3000:]
+    errors = [line for line in out.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "missing.jsonl" in errors[0], out[-3000:]  # rank 0's line; rank 1 is quiet
+    assert "Traceback" not in out and "ChildFailedError" not in out
+    assert not runs.exists() or not any(runs.iterdir())  # the folder chosen for it is not left behind
+
+
+_FSDP_PLUGIN = """
+import json, socket, sys
+import torch.distributed as dist
+from pathlib import Path
+from engine.config import load_config
+from engine.strategy import strategy_arguments
+from engine.trainer import training_arguments
+s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+cfg = load_config(None, {"training.distributed": "fsdp"})
+extra = {**strategy_arguments(cfg, "cuda", 8), "ddp_backend": "gloo"}  # as on 8 GPUs, built here on CPU
+args = training_arguments(cfg, Path(sys.argv[1]), "cpu", "float32", False, **extra)
+print(json.dumps({"fsdp": bool(args.fsdp), "plugin": args.fsdp_plugin_args}))
+"""
+
+
+def test_fsdp_reaches_the_trainer_as_accelerates_fsdp2_plugin(tmp_path):
+    import json
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _FSDP_PLUGIN, str(tmp_path)], cwd=ROOT, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["fsdp"] is True
+    plugin = got["plugin"]
+    assert plugin["fsdp_version"] == 2 and plugin["auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert plugin["reshard_after_forward"] is True and plugin["cpu_ram_efficient_loading"] is True
+    assert plugin["state_dict_type"] == "FULL_STATE_DICT"
+
+
+def test_qlora_with_fsdp_stores_the_4bit_weights_in_the_compute_dtype():
+    import torch
+
+    from engine.config import load_config
+    from engine.model import quantization_config
+
+    cfg = load_config(None, {"model.quantization": "4bit"})
+    assert quantization_config(cfg.model, "bfloat16", fsdp=True).bnb_4bit_quant_storage == torch.bfloat16
+    assert quantization_config(cfg.model, "bfloat16").bnb_4bit_quant_storage == torch.uint8  # DDP/one GPU: as before
+
+
+def test_ddp_and_one_process_arguments():
+    from engine.config import load_config
+    from engine.strategy import strategy_arguments
+
+    cfg = load_config(None, {"training.distributed": "fsdp"})
+    assert strategy_arguments(cfg, "cuda", 1) == {}  # one process: nothing to share
+    assert strategy_arguments(cfg, "cpu", 2)["ddp_backend"] == "gloo" and "fsdp" not in strategy_arguments(cfg, "cpu", 2)
+    ddp = strategy_arguments(load_config(None, {}), "cuda", 4)
+    assert ddp["ddp_backend"] == "nccl" and ddp["ddp_find_unused_parameters"] is False
+
+
+@pytest.mark.parametrize(("kind", "stage"), [("deepspeed", 3), ("deepspeed_zero2", 2)])
+def test_deepspeed_config_is_written_by_rank_0_and_handed_to_the_trainer(tmp_path, kind, stage):
+    import json
+
+    from engine.config import load_config
+    from engine.strategy import DEEPSPEED_FILE, strategy_arguments
+
+    cfg = load_config(None, {"training.distributed": kind})
+    other = tmp_path / "other"
+    other.mkdir()
+    strategy_arguments(cfg, "cuda", 2, other, is_main=False)
+    assert not any(other.iterdir())  # other ranks write nothing in the run folder
+    args = strategy_arguments(cfg, "cuda", 2, tmp_path, is_main=True)
+    written = json.loads((tmp_path / DEEPSPEED_FILE).read_text(encoding="utf-8"))
+    assert written == args["deepspeed"] and written["zero_optimization"]["stage"] == stage
+    assert written["train_micro_batch_size_per_gpu"] == "auto"  # filled in by the Trainer from the config
+    if stage == 3:
+        assert written["zero_optimization"]["stage3_gather_16bit_weights_on_model_save"] is True
+
+
+def test_deepspeed_missing_is_one_line_with_the_pip_command(tiny_model_dir, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("deepspeed") is not None:
+        pytest.skip("DeepSpeed is installed here")
+    cfg = _config(tiny_model_dir, tmp_path, **{"training.distributed": "deepspeed"})
+    out = subprocess.run(_cli("train", "--config", str(_file(cfg, tmp_path)), "--nproc", "2"), cwd=ROOT, env=_env(),
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2
+    assert out.stderr.strip().count("\n") == 0 and "Traceback" not in out.stderr
+    assert "training.distributed" in out.stderr and "pip install 'tunedeck[deepspeed]'" in out.stderr
+    assert not (tmp_path / "runs").exists()  # refused before any process or folder

@@ -50,7 +50,7 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
             signal.signal(signal.SIGUSR1, old_usr1)
     ev = result.last_event
     if not main:
-        return 0 if result.status in ("finished", "stopped") else 1
+        return 0 if result.status in ("finished", "stopped", "refused") else 1  # rank 0 reports, and exits 2
     if result.status == "finished":
         console.print(f"[green]Finished[/] at step {ev.step}: adapter in {ev.adapter_path}")
         return 0

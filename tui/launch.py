@@ -114,9 +114,14 @@ def train_on_ranks(args, cfg) -> int | None:
 
     if world().distributed:
         return None  # this process is a rank already (started by torchrun)
-    nproc = processes(args.nproc, cfg if cfg is not None else _saved_config(args.resume))
+    from engine.strategy import check
+
+    cfg_or_saved = cfg if cfg is not None else _saved_config(args.resume)
+    nproc = processes(args.nproc, cfg_or_saved)
     if nproc <= 1 and args.nnodes <= 1:
         return None
+    if cfg_or_saved is not None:
+        check(cfg_or_saved, nproc * args.nnodes)  # a missing DeepSpeed is said here, before any process starts
     return launch(args, cfg, args.argv, nproc)
 
 
@@ -133,7 +138,7 @@ def launch(args, cfg, argv: list[str], nproc: int) -> int:
     import torch.distributed.run as torchrun
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.ERROR)
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the failed rank is named below
     targs = torchrun.parse_args(torchrun_argv(nproc, args, worker_argv(argv, rd)))
     restore = _forward_signals(rd)
     try:
@@ -192,6 +197,9 @@ def record_failure(rd: Path, failures: dict, world_size: int) -> int:
     from engine.events import MetricsWriter, RunFailed, StepLogged, read_events
 
     rank, f = culprit(failures)
+    if not (rd / rundir.CONFIG_FILE).exists():  # refused before it started: rank 0 said why in one line
+        first = failures.get(0, f)
+        return first.exitcode if first.exitcode > 0 else 1
     status = rundir.read_status(rd)
     if status.get("status") in ("stopped", "finished") or (rank == 0 and f.exitcode > 0 and status.get("status") == "failed"):
         return f.exitcode if f.exitcode > 0 else 1
