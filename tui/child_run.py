@@ -38,8 +38,7 @@ def visible_gpus() -> int:
 def devices_line() -> str:
     n = visible_gpus()
     cores = os.cpu_count() or 1
-    return (f"devices: {n} GPU{'s' if n != 1 else ''} (training.processes up to {n})" if n
-            else f"devices: no GPU, {cores} CPU cores (several processes train on CPU with gloo)")
+    return f"devices: {n} GPU{'s' if n != 1 else ''}" if n else f"devices: no GPU, {cores} CPU cores (gloo)"
 
 
 class ChildRun:
