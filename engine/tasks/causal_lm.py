@@ -90,10 +90,9 @@ class CausalLM(Task):
 
     def prepare(self, cfg, emit):
         """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
+        from ..distributed import world
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
-
-        from ..distributed import world
         from ..strategy import check
 
         device, dtype = pick_device(cfg.model)
