@@ -93,7 +93,8 @@ def torchrun_argv(nproc: int, args, argv: list[str]) -> list[str]:
     else:
         t += ["--node-rank", str(args.node_rank), "--master-addr", args.master_addr or "127.0.0.1",
               "--master-port", str(args.master_port)]
-    return [*t, "--monitor-interval", "0.2", "-m", "tui.cli", *argv]
+    # SIGINT is not torchrun's to handle: Ctrl+C stops the run with a checkpoint (stop.request, every rank)
+    return [*t, "--monitor-interval", "0.2", "--signals-to-handle", "SIGTERM,SIGHUP,SIGQUIT", "-m", "tui.cli", *argv]
 
 
 def _saved_config(resume: str | None):
@@ -132,10 +133,10 @@ def launch(args, cfg, argv: list[str], nproc: int) -> int:
     rd = choose_run_dir(cfg, args.resume, args.run_dir, args.node_rank)
     made = rd is not None and not args.resume and not args.run_dir
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // nproc)))
-    os.environ["TORCHELASTIC_SIGNALS_TO_HANDLE"] = "SIGTERM,SIGHUP,SIGQUIT"  # Ctrl+C stops the run gracefully
     import logging
 
     import torch.distributed.run as torchrun
+    from torch.distributed.elastic.multiprocessing.api import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
 
     logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # the failed rank is named below
@@ -143,9 +144,17 @@ def launch(args, cfg, argv: list[str], nproc: int) -> int:
     restore = _forward_signals(rd)
     try:
         torchrun.run(targs)
-        return 0
+        return 130 if restore.interrupted["n"] else 0  # stopped by Ctrl+C: as one process would exit
     except ChildFailedError as e:
         return record_failure(rd, e.failures, nproc * args.nnodes) if rd is not None else 1
+    except SignalException as e:  # Ctrl+C twice, or SIGTERM: torchrun ended the ranks at once
+        from engine.runlock import record_killed
+
+        if rd is not None:
+            record_killed(rd)  # status.json: killed, as any viewer would write on seeing rank 0 gone
+        print(f"error: interrupted ({signal.Signals(e.sigval).name}); the ranks were ended without a checkpoint"
+              + (f"; resume from the last one: tunedeck train --resume {rd}" if rd is not None else ""), file=sys.stderr)
+        return 130
     finally:
         restore()
         if made and rd is not None and rd.is_dir() and not any(p.name != rundir.LOCK_FILE for p in rd.iterdir()):
@@ -163,8 +172,7 @@ def _forward_signals(rd: Path | None):
     def on_int(signum, frame):
         count["n"] += 1
         if count["n"] == 1 and rd is not None and rd.is_dir():
-            rundir.request_stop(rd)
-            print("Stopping on every rank: saving a checkpoint (Ctrl+C again to quit at once)", file=sys.stderr, flush=True)
+            rundir.request_stop(rd)  # rank 0 says "Stopping" (a terminal's Ctrl+C reaches it too)
         else:
             os.kill(os.getpid(), signal.SIGTERM)  # torchrun's agent ends its ranks
 
@@ -177,6 +185,7 @@ def _forward_signals(rd: Path | None):
         signal.signal(signal.SIGINT, old_int)
         if old_usr1 is not None:
             signal.signal(signal.SIGUSR1, old_usr1)
+    restore.interrupted = count
     return restore
 
 
