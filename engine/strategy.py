@@ -91,12 +91,3 @@ def cpu_note(cfg: Config, device: str, world_size: int) -> str | None:
         return (f"training.distributed: {cfg.training.distributed} shards over GPUs; on CPU the {world_size} "
                 "processes train as ddp (a whole model copy each)")
     return None
-
-
-def memory_note(strategy: str, world_size: int) -> str:
-    """What the per-device memory estimate divides by the ranks under each strategy."""
-    if world_size <= 1 or strategy == "ddp":
-        return "per device: a whole model copy on each"
-    if strategy in ("fsdp", "deepspeed"):
-        return f"per device: weights, gradients and optimizer state / {world_size}"
-    return f"per device: gradients and optimizer state / {world_size}, a whole weight copy on each"

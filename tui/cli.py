@@ -27,6 +27,7 @@ from engine.errors import TuneDeckError
 from engine.tasks import TASK_NAMES
 
 from .launch import add_arguments as add_launch_arguments
+from .launch import train_on_ranks
 from .screens import SCREENS
 
 QUICKSTART = "sample_data/quickstart.yaml"
@@ -448,10 +449,7 @@ def cmd_train(args) -> int:
         if not args.config:
             raise TuneDeckError("train needs --config FILE (try sample_data/quickstart.yaml, or `tunedeck init my.yaml`)")
         cfg = load_config(args.config, overrides)
-    from .launch import train_on_ranks
-
-    code = train_on_ranks(args, cfg)  # --nproc N (or training.processes): through torchrun; None: here
-    if code is not None:
+    if (code := train_on_ranks(args, cfg)) is not None:  # --nproc N (or training.processes): through torchrun
         return code
     from .headless import run_headless
 

@@ -51,7 +51,7 @@ def processes(value: str | None, cfg) -> int:
     except ValueError:
         n = 0
     if n < 1:
-        raise ConfigError(f"--nproc: expected a number of processes (1, 2, ...) or auto, got {value!r}")
+        raise ConfigError([("--nproc", f"expected a number of processes (1, 2, ...) or auto, got {value!r}")])
     return n
 
 
