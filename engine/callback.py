@@ -15,6 +15,7 @@ from typing import Any, Callable
 from transformers import TrainerCallback
 
 from . import rundir
+from .distributed import any_rank, world
 from .events import CheckpointSaved, EvalLogged, Event, RunStarted, StepLogged
 from .throughput import cuda_peak_flops, model_flops_utilization
 
@@ -26,7 +27,9 @@ class EventCallback(TrainerCallback):
                  checkpoints_dir: Path, device: str, save_now: threading.Event | None = None, total_params: int = 0):
         self.emit = emit
         self.total_params = total_params
-        self.peak_flops = cuda_peak_flops(device)
+        self.world = world()
+        peak = cuda_peak_flops(device)
+        self.peak_flops = peak * self.world.world_size if peak else peak  # tokens/s is summed over the ranks
         self.stop = stop if stop is not None else threading.Event()
         self.save_now = save_now
         self.run_dir = checkpoints_dir.parent
@@ -49,12 +52,18 @@ class EventCallback(TrainerCallback):
         return control
 
     def on_step_end(self, args, state, control, **kw):
-        # Requests come from this process (events) or any other one (files in the run directory).
-        if (self.save_now is not None and self.save_now.is_set()) or rundir.take_request(self.run_dir, rundir.SAVE_REQUEST):
+        # Requests come from this process (events) or any other one (files in the run directory, read by
+        # rank 0); under several processes every rank learns them at this step (engine.distributed.any_rank).
+        main = self.world.is_main
+        save = (self.save_now is not None and self.save_now.is_set()) or (main and rundir.take_request(self.run_dir, rundir.SAVE_REQUEST))
+        stop = (main and rundir.take_request(self.run_dir, rundir.STOP_REQUEST)) or self.stop.is_set()
+        if self.world.distributed:
+            save, stop = any_rank(save, stop)
+        if save:
             if self.save_now is not None:
                 self.save_now.clear()
             control.should_save = True
-        if rundir.take_request(self.run_dir, rundir.STOP_REQUEST):
+        if stop:
             self.stop.set()
         if self.stop.is_set() and not self.stopped:
             self.stopped = True

@@ -113,6 +113,8 @@ class TrainingConfig:
     eval_steps: int = _f(50, help="Evaluate on the validation split every N steps.", gt=0)
     save_total_limit: int = _f(3, help="Keep at most this many checkpoints.", gt=0)
     seed: int = _f(42, help="Random seed for data order, LoRA init and dropout.", ge=0)
+    processes: int = _f(1, help="Training processes on this machine (one per GPU); more than 1 starts them through torchrun (docs/distributed.md).", ge=1)
+    distributed: str = _f("ddp", help="How several processes share the work: ddp (a model copy each), fsdp deepspeed (ZeRO-3) or deepspeed_zero2: shards over the processes.", choices=("ddp", "fsdp", "deepspeed", "deepspeed_zero2"))
 
 
 @dataclass

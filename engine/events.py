@@ -52,6 +52,8 @@ class RunStarted(Event):
     dropped_samples: int = 0
     resumed_from_step: int = 0
     frozen_weights: str = ""  # how the frozen base computes, and why (engine.dequant.TrainingPath.describe)
+    world_size: int = 1  # training processes (torchrun ranks)
+    devices: list[str] = field(default_factory=list)  # each rank's device, in rank order
 
 
 @dataclass

@@ -69,7 +69,9 @@ def load_tokenizer(model_cfg: ModelConfig, on_message=None):
     return tok
 
 
-def quantization_config(model_cfg: ModelConfig, compute_dtype: str):
+def quantization_config(model_cfg: ModelConfig, compute_dtype: str, fsdp: bool = False):
+    """bitsandbytes' config; under FSDP the 4-bit weights are stored in the compute dtype (QLoRA + FSDP:
+    FSDP flattens parameters of one dtype into its shards)."""
     import torch
     from transformers import BitsAndBytesConfig
 
@@ -79,17 +81,19 @@ def quantization_config(model_cfg: ModelConfig, compute_dtype: str):
             bnb_4bit_quant_type="nf4",
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=getattr(torch, compute_dtype),
-            bnb_4bit_quant_storage=torch.uint8,
+            bnb_4bit_quant_storage=getattr(torch, compute_dtype) if fsdp else torch.uint8,
         )
     if model_cfg.quantization == "8bit":
         return BitsAndBytesConfig(load_in_8bit=True)
     return None
 
 
-def load_base_model(model_cfg: ModelConfig, on_message=None):
+def load_base_model(model_cfg: ModelConfig, on_message=None, fsdp: bool = False):
     """The frozen base model, quantized as configured, on the chosen device."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    from .distributed import device_map
 
     device, dtype = pick_device(model_cfg)
     source = local_model_dir(model_cfg, on_message)
@@ -97,9 +101,9 @@ def load_base_model(model_cfg: ModelConfig, on_message=None):
         trust_remote_code=model_cfg.trust_remote_code,
         use_safetensors=None if model_cfg.allow_pickle else True,
         dtype=getattr(torch, dtype),
-        device_map={"": 0 if device == "cuda" else "cpu"},
+        device_map=device_map(device),  # each rank's own GPU under torchrun
     )
-    qc = quantization_config(model_cfg, dtype)
+    qc = quantization_config(model_cfg, dtype, fsdp)
     if qc is not None:
         kwargs["quantization_config"] = qc
     try:
@@ -163,7 +167,7 @@ def device_name(device: str) -> str:
     if device == "cuda":
         import torch
 
-        return f"cuda ({torch.cuda.get_device_name(0)})"
+        return f"cuda ({torch.cuda.get_device_name(torch.cuda.current_device())})"
     import os
 
     return f"cpu ({os.cpu_count()} cores)"

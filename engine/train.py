@@ -29,7 +29,7 @@ from .events import Event, RunFailed, RunFinished, RunStarted, RunStopped, StepL
 @dataclass
 class RunResult:
     run_dir: Path
-    status: str  # finished | stopped | failed
+    status: str  # finished | stopped | failed (| refused: on another rank, when rank 0 refused the run)
     last_event: Event | None = None
     claimed: bool = True  # False: refused before the run folder was made or claimed (nothing was written there)
 
@@ -68,24 +68,33 @@ def train(cfg: Config | None, *, run_dir: str | Path | None = None, on_event: Ca
     """Run one fine-tuning job end to end. Never raises; see the module docstring."""
     import transformers
 
-    from . import runsafety
+    from . import distributed, runsafety
     from .events import MetricsWriter
     from .failures import early_failure
 
     transformers.logging.set_verbosity_error()
+    rank = distributed.world()  # several processes (torchrun): rank 0 owns the run folder, the others write nothing
+    if rank.distributed:
+        distributed.init()
+    claim = distributed.open_and_share if rank.distributed else runsafety.open_and_claim
 
     # 1. setup and data: nothing is written to the run folder until config and data are known good and the folder is ours
     early: list[Event] = []  # events from before the run folder may be written; replayed into metrics.jsonl
     early_emit = fan_out([early.append, on_event])
     try:
-        cfg, rd, resume_ckpt, lock, prep = runsafety.open_and_claim(cfg, run_dir, resume, early_emit, _prepare, run_name)
+        cfg, rd, resume_ckpt, lock, prep = claim(cfg, run_dir, resume, early_emit, _prepare, run_name)
     except BaseException as e:  # noqa: BLE001 - every failure becomes an event
         if isinstance(e, KeyboardInterrupt):
             raise
+        if isinstance(e, distributed.MainRankFailed):
+            return RunResult(Path(run_dir or resume or "."), "refused", None, claimed=False)  # rank 0 says why
         event = early_failure(e)
         early_emit(event)
         return RunResult(Path(run_dir or resume or "."), "failed", event, claimed=False)
 
+    if not rank.is_main:  # trains alongside rank 0, which writes the run folder and reports
+        return RunResult(rd, distributed.fit_other_rank(cfg, rd, resume_ckpt, on_event or (lambda e: None), stop,
+                                                         save_now, prep), None, claimed=False)
     # 2. the run folder: its config, status and metrics
     writer = MetricsWriter(rd / rundir.METRICS_FILE)
     for event in early:

@@ -178,7 +178,11 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True):
                                             num_items_in_batch=num_items_in_batch)
             # Divided as Trainer expects: by the accumulated token count where the model's own loss would be
             # (Trainer then does not divide again), else the mean, which Trainer divides by the accumulation.
-            return completion_only_loss(model, inputs, num_items_in_batch if self.model_accepts_loss_kwargs else None)
+            count = num_items_in_batch if self.model_accepts_loss_kwargs else None
+            loss = completion_only_loss(model, inputs, count)
+            if count is not None and self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
+                loss = loss * self.accelerator.num_processes  # divided by the global count; DDP averages the ranks
+            return loss
 
         def create_scheduler(self, num_training_steps, optimizer=None):
             from .schedule import warm_up_above_zero  # no optimizer step at learning rate 0
@@ -204,7 +208,7 @@ def supports_padding_free(model) -> bool:
     return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
-def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool):
+def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool, **extra):
     from transformers import TrainingArguments
 
     t = cfg.training
@@ -240,6 +244,7 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
         include_num_input_tokens_seen="non_padding",
         logging_nan_inf_filter=False,  # a NaN loss must be seen, not averaged away
         save_only_model=False,
+        **extra,  # the distributed strategy's (engine.strategy)
     )
 
 

@@ -22,3 +22,11 @@ def test_usage_mistakes_are_one_line_with_exit_2(argv, says, capsys):
     lines = cap.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], cap.err
     assert "--help" in lines[0] and "usage:" not in cap.err
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_nproc_is_one_line_with_exit_2(value, capsys):
+    code = main(["train", "--config", "sample_data/quickstart.yaml", "--nproc", value])
+    cap = capsys.readouterr()
+    assert code == 2 and cap.out == ""
+    assert cap.err.strip() == f"error: --nproc: expected a number of processes (1, 2, ...) or auto, got {value!r}"

@@ -206,7 +206,7 @@ class TuneDeckApp(App):
 
     async def action_quit(self) -> None:
         """Quit; a run in progress is first stopped (with a checkpoint) after a confirmation."""
-        if not self.state.training:
+        if not self.state.training or getattr(self, "child_training", None):  # a child process group trains on
             self.exit()
             return
         screen = await self._show("train")

@@ -26,6 +26,8 @@ from pathlib import Path
 from engine.errors import TuneDeckError
 from engine.tasks import TASK_NAMES
 
+from .launch import add_arguments as add_launch_arguments
+from .launch import train_on_ranks
 from .screens import SCREENS
 
 QUICKSTART = "sample_data/quickstart.yaml"
@@ -84,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
     tr.add_argument("--from", dest="from_run", metavar="RUN", help="start from RUN's result (training in stages): model.from_run")
     tr.add_argument("--quiet", "-q", action="store_true", help="no progress bar, events only as log lines")
+    add_launch_arguments(tr)  # --nproc, --nnodes, ...: the same command on several processes through torchrun
     tr.set_defaults(func=cmd_train)
 
     data = sub.add_parser("data", help="show a data file's detected format, columns and row count")
@@ -157,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     _hold_sigusr1()
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
+    args.argv = list(argv)  # --nproc starts the same command again on each rank
     try:
         return args.func(args)
     except TuneDeckError as e:
@@ -445,6 +449,8 @@ def cmd_train(args) -> int:
         if not args.config:
             raise TuneDeckError("train needs --config FILE (try sample_data/quickstart.yaml, or `tunedeck init my.yaml`)")
         cfg = load_config(args.config, overrides)
+    if (code := train_on_ranks(args, cfg)) is not None:  # --nproc N (or training.processes): through torchrun
+        return code
     from .headless import run_headless
 
     return run_headless(cfg, run_dir=args.run_dir, resume=args.resume, quiet=args.quiet)

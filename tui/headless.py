@@ -15,12 +15,14 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     from rich.console import Console
 
     from engine.console import LibraryLog
+    from engine.distributed import world
     from engine.train import train
 
     from .console import ProgressView
     from .text import stopped_line
 
-    console = Console(stderr=True)
+    main = world().is_main  # under torchrun only rank 0 shows progress; the other ranks are quiet
+    console = Console(stderr=True, quiet=not main)
     stop = threading.Event()
     interrupted = {"n": 0}
 
@@ -34,7 +36,7 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
     save_now = threading.Event()
     old = signal.signal(signal.SIGINT, on_sigint)
     old_usr1 = signal.signal(signal.SIGUSR1, lambda signum, frame: save_now.set()) if hasattr(signal, "SIGUSR1") else None
-    view = ProgressView(console, quiet)
+    view = ProgressView(console, quiet) if main else (lambda e: None)
     try:
         with LibraryLog() as libs:  # library warnings and bars go to the run's train.log, not here
             result = train(cfg, run_dir=run_dir, resume=resume, on_event=lambda e: (libs.on_event(e), view(e)),
@@ -42,11 +44,13 @@ def run_headless(cfg, *, run_dir=None, resume=None, quiet: bool = False) -> int:
             if result.claimed:  # a run that failed before it started still gets its log; a refused folder is left alone
                 libs.attach(result.run_dir)
     finally:
-        view.close()
+        getattr(view, "close", lambda: None)()
         signal.signal(signal.SIGINT, old)
         if old_usr1 is not None:
             signal.signal(signal.SIGUSR1, old_usr1)
     ev = result.last_event
+    if not main:
+        return 0 if result.status in ("finished", "stopped", "refused") else 1  # rank 0 reports, and exits 2
     if result.status == "finished":
         console.print(f"[green]Finished[/] at step {ev.step}: adapter in {ev.adapter_path}")
         return 0

@@ -90,10 +90,13 @@ class CausalLM(Task):
 
     def prepare(self, cfg, emit):
         """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
+        from ..distributed import world
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
+        from ..strategy import check
 
         device, dtype = pick_device(cfg.model)
+        check(cfg, world().world_size)
         emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
         tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
         data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
@@ -126,10 +129,11 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     """The causal-LM recipe: seed, base model, LoRA, the Trainer with the event callback, train, save the adapter."""
     from transformers import set_seed
 
-    from .. import rundir
+    from .. import distributed, rundir
     from ..callback import EventCallback
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
+    from ..strategy import cpu_note, strategy_arguments
     from ..trainer import quiet_trainer, trainer_class, training_arguments
 
     def say(text: str) -> None:
@@ -138,7 +142,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     device, dtype, tokenizer, data = prep if prep is not None else task.prepare(cfg, emit)
     set_seed(cfg.training.seed)
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
-    model = load_base_model(cfg.model, say)
+    ranks = distributed.world()
+    if cpu_note(cfg, device, ranks.world_size):
+        emit(MessageLogged(cpu_note(cfg, device, ranks.world_size), level="warning"))
+    model = load_base_model(cfg.model, say, fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)
@@ -146,16 +153,19 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
 
     def start_event(state) -> RunStarted:
+        devices = distributed.gather(distributed.device_label(device, device_name(device)))  # every rank takes part
         return RunStarted(
             run_dir=str(rd), config=cfg.to_dict(), device=device_name(device), trainable_params=trainable,
             total_params=total, train_samples=len(data.train), val_samples=len(data.val) if data.val is not None else 0,
             max_steps=state.max_steps, epochs=cfg.training.epochs, batching=batching,
             truncated_samples=data.stats.truncated, dropped_samples=data.stats.dropped_no_trained,
             resumed_from_step=state.global_step, frozen_weights=frozen.describe(),
+            world_size=ranks.world_size, devices=devices,
         )
 
     callback = EventCallback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
-    args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None)
+    args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None,
+                              **strategy_arguments(cfg, device, ranks.world_size, rd, ranks.is_main))
     if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
         args.train_sampling_strategy = "group_by_length"
         batching = "padded"
@@ -173,6 +183,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
     if not callback.stopped and callback.nan_step is None:
         say("Saving adapter")
-        model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
-        tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
+        if ranks.distributed:  # every rank takes part (FSDP gathers the shards); rank 0 writes
+            trainer.save_model(str(rd / rundir.ADAPTER_DIR))
+        else:
+            model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
+        if ranks.is_main:
+            tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
     return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)

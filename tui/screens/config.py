@@ -235,8 +235,13 @@ class ConfigScreen(Screen):
         if wid.startswith("f-"):
             spec = SPECS[path_of(wid)]
             choices = f" [{' | '.join(spec.choices)}]" if spec.choices else ""
+            lead = ""
+            if spec.path == "training.processes":  # the devices found, where the processes are chosen
+                from ..child_run import devices_line
+
+                lead = f"{devices_line()} · "
             self.query_one("#cfg-help", Static).update(
-                Text.assemble((spec.path, "bold"), f": {spec.help}{choices}", (f"  default {to_text(spec.default) or '–'}", "dim")))
+                Text.assemble((lead, "bold cyan"), (spec.path, "bold"), f": {spec.help}{choices}", (f"  default {to_text(spec.default) or '–'}", "dim")))
 
     def _base_config(self) -> Config:
         """The config file's own values (cached by mtime), so the command line lists only the changes."""

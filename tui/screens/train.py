@@ -65,6 +65,7 @@ class TrainScreen(Notifying, Screen):
         self.events: list[Event] = []  # every event of this screen's runs, in order
         self.notifications: list[tuple[str, str]] = []  # (severity, text): what was notified, for tests
         self.resuming: str | None = None  # the run folder being resumed, if this run is a resume
+        self.child = None  # a tui.child_run.ChildRun: training.processes > 1 trains in a child process group
 
     def compose(self) -> ComposeResult:
         yield NavTabs("train")
@@ -83,6 +84,7 @@ class TrainScreen(Notifying, Screen):
 
     def on_mount(self) -> None:
         self.set_interval(1 / REDRAW_HZ, self.monitor.redraw_if_dirty)
+        self.set_interval(1 / REDRAW_HZ, self._follow_child)
         self._update_controls()
         self._log("Press s (or Ctrl+T anywhere) to train with the current config; x stops with a checkpoint.", "hint")
         if self.app.autostart:
@@ -152,7 +154,33 @@ class TrainScreen(Notifying, Screen):
         else:
             run_dir, self.app.run_dir = self.app.run_dir, None  # --run-dir names the first run only
             self._log(f"Starting: {state.config.model.name} on {state.config.data.path}")
+        if state.config.training.processes > 1:  # several processes: `tunedeck train --nproc N`, followed by its folder
+            self._start_child(copy.deepcopy(state.config), run_dir, self.resuming)
+            return
         self._train(copy.deepcopy(state.config), self.stop_event, self.save_event, run_dir, self.resuming)
+
+    def _start_child(self, cfg, run_dir: str | None, resume: str | None) -> None:
+        from ..child_run import ChildRun
+
+        n = cfg.training.processes
+        self.child = ChildRun.start(None if resume else cfg, n, run_dir=run_dir, resume=resume)
+        self.app.child_training = True
+        self._log(f"Training on {n} processes (tunedeck train --nproc {n}) in {self.child.run_dir}; "
+                  "quitting the app leaves it training (tunedeck attach follows it)")
+
+    def _follow_child(self) -> None:
+        """The child run's new events, as the run view reads them; its end when the launcher exits."""
+        if self.child is None:
+            return
+        ended = self.child.ended()  # read before the last poll: every event written before the exit is seen
+        for e in self.child.poll():
+            self.handle_event(e)
+        if ended:
+            refusal = self.child.refusal() if self.outcome is None else None
+            if refusal is not None:
+                self.handle_event(refusal)
+            self.child = self.app.child_training = None
+            self._ended()
 
     def _load_history(self, run_dir: str) -> None:
         """A resumed run's chart starts with the steps it already took (one continuous curve)."""
@@ -165,6 +193,8 @@ class TrainScreen(Notifying, Screen):
     def action_stop(self) -> None:
         if self.running and self.stop_event is not None and not self.stop_event.is_set():
             self.stop_event.set()
+            if self.child is not None:
+                self.child.stop()  # stop.request: rank 0 reads it, every rank stops at the same step
             self.stopping = True
             self._log("Stop requested: the run saves a checkpoint after this step, then ends.", "warning")
             self._update_controls()
@@ -173,6 +203,8 @@ class TrainScreen(Notifying, Screen):
     def action_save_now(self) -> None:
         if self.running and not self.stopping and self.save_event is not None:
             self.save_event.set()
+            if self.child is not None:
+                self.child.save()
             self._log("Checkpoint requested: saved after this step.")
 
     def action_cycle_chart(self) -> None:
