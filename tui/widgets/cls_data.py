@@ -60,8 +60,16 @@ def row_detail(screen, row: dict, index: int) -> Text | None:
     t.append(f"{info.label_column}: ", style="bold cyan")
     t.append(f"{row.get(info.label_column, '')}\n\n", style="bold green")
     t.append(f"classes over {info.rows:,} rows\n", style="bold")
-    width = max(8, (screen.size.width or 80) // 2 - max(len(n) for n in info.counts) - 28)
-    t.append_text(class_bars(info.counts, width, None if info.labels.multi else info.labels.label2id))
+    try:
+        pane = screen.query_one("#detail-text").size.width
+    except Exception:
+        pane = 0
+    pane = pane or (screen.size.width or 80) // 3
+    ids = None if info.labels.multi else info.labels.label2id
+    width = pane - max(len(n) for n in info.counts) - 23
+    if width < 6:  # a narrow pane: the bars before the ids
+        ids, width = None, width + 6
+    t.append_text(class_bars(info.counts, max(3, width), ids))
     for w in info.warnings(cfg.data.val_split if not cfg.data.val_path else 0.0):
         t.append(f"\n⚠ {w}", style="bold yellow")
     return t
