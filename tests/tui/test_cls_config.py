@@ -36,7 +36,7 @@ async def test_the_task_picker_offers_classification_and_its_settings():
         state.set_field("model.quantization", "none")
         screen._revalidate()
         assert row_of(screen, "lora.r").has_class("-not-for-task")
-        assert any("cls.method: auto fine-tunes" in str(t.render()) for t in screen.query(".section"))
+        assert any("cls.method: auto fully fine-tunes an unquantized base" in str(t.render()) for t in screen.query(".section"))
         # A cls setting goes through the one config writer, checked like --set.
         screen.query_one("#qa-f-cls--max_length").value = "96"
         await until(pilot, lambda: state.config.cls.max_length == 96, what="cls.max_length")

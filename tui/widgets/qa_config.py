@@ -195,5 +195,6 @@ def apply_task(screen) -> None:
             row.set_class(lora_greyed, "-not-for-task")
     for title in screen.query(".section"):
         if str(title.render()).startswith("LoRA"):
-            why = "qa.method: full" if cfg.task == "extractive_qa" else f"cls.method: {cfg.cls.method}"
-            title.update(f"LoRA adapter ({why} fine-tunes: these do not apply)" if lora_greyed else "LoRA adapter")
+            why = ("qa.method: full fine-tunes" if cfg.task == "extractive_qa" else "cls.method: full fine-tunes"
+                   if cfg.cls.method == "full" else "cls.method: auto fully fine-tunes an unquantized base")
+            title.update(f"LoRA adapter ({why}: these do not apply)" if lora_greyed else "LoRA adapter")
