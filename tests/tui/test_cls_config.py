@@ -51,10 +51,16 @@ async def test_the_task_picker_offers_classification_and_its_settings():
         await until(pilot, lambda: not row_of(screen, "lora.r").has_class("-not-for-task"), what="LoRA applies")
         assert "--set task=classification" in text(app, "#cfg-command") and "cls.method=lora" in text(app, "#cfg-command")
         assert "task: classification" in state.config.to_yaml() and "max_length: 128" in state.config.to_yaml()
+        # The Template and Playground modes follow the task.
+        await app.switch_mode("playground")
+        assert type(app.screen).__name__ == "ClsPlayScreen"
+        await app.switch_mode("config")
         # Back to causal LM: the cls settings hide.
         screen.query_one("#cfg-task-select").value = "causal_lm"
         await until(pilot, lambda: state.config.task == "causal_lm" and not cls.display, what="causal LM again")
         assert row_of(screen, "data.max_length").display
+        await app.switch_mode("playground")
+        assert type(app.screen).__name__ == "PlaygroundScreen"
 
 
 async def test_a_loaded_classification_config_shows_its_task_and_settings(tmp_path):

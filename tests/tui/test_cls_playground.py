@@ -67,3 +67,15 @@ async def test_a_run_trained_on_text_pairs_asks_for_the_pair(tmp_path, monkeypat
         await until(pilot, lambda: "give a text and its hypothesis" in str(screen.query_one("#qap-state").render()),
                     what="the pair asked for")
         assert not screen.asking
+
+
+async def test_p_on_a_classification_run_opens_its_playground_from_a_causal_lm_config(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rd = make_cls_run("runs", "20261201-130000-cls")
+    app = TuneDeckApp(AppState(config=load_config(None, {"output.runs_dir": "runs"})), start_screen="config")
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.open_playground(rd)
+        await until(pilot, lambda: type(app.screen).__name__ == "ClsPlayScreen", what="the classification playground")
+        screen = app.screen
+        await until(pilot, lambda: screen.runs, what="the run listed")
+        assert screen.run_dir == str(rd) and app.state.config.task == "causal_lm"
