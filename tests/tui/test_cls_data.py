@@ -38,9 +38,13 @@ async def test_data_screen_names_the_label_column_and_shows_the_class_distributi
         info = text(app, "#data-info")
         assert info.startswith("task classification · text <- review · label <- sentiment · 2 classes · ⚠ imbalanced")
         assert "14 rows" in info
-        screen.table.move_cursor(row=12)
         detail = screen.query_one("#detail-text")
-        await until(pilot, lambda: "Row 13" in str(detail.render()), what="row 13's detail")
+
+        def on_row_13() -> bool:  # (re)move the cursor until the detail follows: a loaded machine lays out late
+            if screen.table.cursor_row != 12:
+                screen.table.move_cursor(row=12)
+            return "Row 13" in str(detail.render())
+        await until(pilot, on_row_13, what="row 13's detail")
         body = str(detail.render())
         assert "lovely" in body and "sentiment: pos" in body and "classes over 14 rows" in body
         bars = {line.split()[0]: line.split()[1:5] for line in body.splitlines() if "%" in line and "⚠" not in line}
