@@ -27,7 +27,7 @@ from textual.binding import Binding
 from engine.config import Config, ConfigError, load_config
 
 from .messages import TrainingOver
-from .qa_modes import for_task, is_qa_run, sync_mode
+from .qa_modes import for_task, is_cls_run, is_qa_run, sync_mode
 from .screens import SCREENS
 from .screens.config import PRESETS, ConfigScreen
 from .screens.data import DataScreen
@@ -60,7 +60,7 @@ class TuneDeckApp(App):
     # Every screen's CSS up front: a screen's own CSS_PATH would otherwise be parsed on its first
     # switch and restyle every widget of every screen (seconds at first visit to each screen).
     CSS_PATH = ["app.tcss", *(f"screens/{name}.tcss" for name in (*SCREENS, "run_view", "compare", "evaluate", "export")),
-                "widgets/qa.tcss"]
+                "widgets/qa.tcss", "widgets/cls.tcss"]
     TITLE = "TuneDeck"
     MODES = {name: for_task(name, _styled_at_birth(cls)) for name, cls in (
         ("data", DataScreen), ("template", TemplateScreen), ("config", ConfigScreen), ("train", TrainScreen),
@@ -135,6 +135,10 @@ class TuneDeckApp(App):
             from .widgets.qa_eval import QaEvalScreen
 
             return self.push_screen(QaEvalScreen(run_dir, checkpoint))
+        if is_cls_run(run_dir):  # classification: confusion matrix, per-class figures (tui/widgets/cls_eval.py)
+            from .widgets.cls_eval import ClsEvalScreen
+
+            return self.push_screen(ClsEvalScreen(run_dir, checkpoint))
 
         self.push_screen(EvalScreen(run_dir, checkpoint))
 
@@ -149,6 +153,11 @@ class TuneDeckApp(App):
             from .widgets.qa_play import QaPlayScreen
 
             self.push_screen(QaPlayScreen(run_dir))
+            return
+        if is_cls_run(run_dir) and self.state.config.task != "classification":
+            from .widgets.cls_play import ClsPlayScreen
+
+            self.push_screen(ClsPlayScreen(run_dir))
             return
         screen = await self._show("playground")
         screen.open_run(run_dir, checkpoint)

@@ -1,14 +1,16 @@
-"""Which screen a mode shows for the config's task: the QA screens when ``task: extractive_qa``.
+"""Which screen a mode shows for the config's task: the QA screens when ``task: extractive_qa``, the
+classification ones (tui/widgets/cls_*.py) when ``task: classification``.
 
 The app's "template" and "playground" modes build their screen through :func:`for_task`; when the
 task changes (Config screen's task picker, a config loaded), :func:`sync_mode` drops a mode's screen
 built for the other task before the app switches to it, so the next visit builds the right one.
-Nothing heavy here: the QA screens import torch and transformers in their workers only.
+Nothing heavy here: these screens import torch and transformers in their workers only.
 """
 
 from __future__ import annotations
 
 QA = "extractive_qa"
+CLS = "classification"
 
 
 def is_qa(cfg) -> bool:
@@ -20,6 +22,31 @@ def is_qa_run(run_dir) -> bool:
     from engine.tasks.qa_infer import is_qa_run as engine_is_qa_run
 
     return engine_is_qa_run(run_dir)
+
+
+def is_cls_run(run_dir) -> bool:
+    """A run folder trained with ``task: classification`` (reads its config.yaml; no heavy imports)."""
+    from engine.tasks.cls_infer import is_cls_run as engine_is_cls_run
+
+    return engine_is_cls_run(run_dir)
+
+
+def cls_screen_class(mode: str):
+    """The classification screen class for a mode, or None when the mode has none."""
+    if mode == "template":
+        from .widgets.cls_preview import ClsTemplateScreen
+
+        return ClsTemplateScreen
+    if mode == "playground":
+        from .widgets.cls_play import ClsPlayScreen
+
+        return ClsPlayScreen
+    return None
+
+
+def task_screen_class(mode: str, task: str):
+    """The screen class a mode shows for ``task`` (None: the causal-LM screen)."""
+    return qa_screen_class(mode) if task == QA else cls_screen_class(mode) if task == CLS else None
 
 
 def qa_screen_class(mode: str):
@@ -36,12 +63,12 @@ def qa_screen_class(mode: str):
 
 
 def for_task(mode: str, make_lm):
-    """A mode factory: the QA screen when the app's task is extractive QA, else ``make_lm()``."""
+    """A mode factory: the task's screen (extractive QA, classification), else ``make_lm()``."""
     def make():
         from textual._context import active_app
 
         app = active_app.get()
-        cls = qa_screen_class(mode) if is_qa(app.state.config) else None
+        cls = task_screen_class(mode, getattr(app.state.config, "task", "causal_lm"))
         if cls is None:
             return make_lm()
         screen = cls()

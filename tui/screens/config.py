@@ -30,7 +30,7 @@ from engine.config import Config, ConfigError, FieldSpec, field_specs, load_conf
 from ..text import to_text
 from ..widgets.confirm import Confirm
 from ..widgets.nav import NavTabs
-from ..widgets.qa_config import QaFields, TaskPicker, apply_task, task_sets
+from ..widgets.qa_config import ClsFields, QaFields, TaskPicker, apply_task, task_sets
 
 SECTION_TITLES = {"model": "Model and quantization", "lora": "LoRA adapter", "data": "Data and template",
                   "training": "Training", "output": "Output"}
@@ -126,8 +126,9 @@ class ConfigScreen(Screen):
                 yield Button(label, id=f"preset-{key}", classes="preset", compact=True,
                              tooltip=f"F{8 + i}: " + ", ".join(f"{k}={to_text(v)}" for k, v in _PRESET_VALUES[key][1].items()))
         with VerticalScroll(id="cfg-form"):
-            yield TaskPicker()  # task: causal_lm | extractive_qa (tui/widgets/qa_config.py)
+            yield TaskPicker()  # task: causal_lm | extractive_qa | classification (tui/widgets/qa_config.py)
             yield QaFields()  # qa.*, shown for task: extractive_qa
+            yield ClsFields()  # cls.*, shown for task: classification
             section = None
             for spec in SPECS.values():
                 sec, name = spec.path.split(".", 1)

@@ -40,7 +40,8 @@ class History:
     eval_loss: list[float] = field(default_factory=list)
     eval_ppl: list[float | None] = field(default_factory=list)
     eval_em: list[float] = field(default_factory=list)  # extractive QA: exact match and F1 (0..100), nan elsewhere
-    eval_f1: list[float] = field(default_factory=list)
+    eval_f1: list[float] = field(default_factory=list)  # classification: macro F1 (0..1)
+    eval_acc: list[float] = field(default_factory=list)  # classification: accuracy (0..1), nan elsewhere
 
     @classmethod
     def from_events(cls, events) -> "History":
@@ -78,6 +79,7 @@ class History:
         if self.eval_steps and e.step <= self.eval_steps[-1]:  # re-logged after a resume
             cut = next(i for i, s in enumerate(self.eval_steps) if s >= e.step)
             del self.eval_steps[cut:], self.eval_loss[cut:], self.eval_ppl[cut:], self.eval_em[cut:], self.eval_f1[cut:]
+            del self.eval_acc[cut:]
         self.eval_steps.append(e.step)
         self.eval_loss.append(e.eval_loss if e.eval_loss is not None else math.nan)
         self.eval_ppl.append(getattr(e, "perplexity", None))

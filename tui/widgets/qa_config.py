@@ -1,11 +1,12 @@
-"""The Config screen's task picker and extractive-QA settings (tui/screens/config.py places them).
+"""The Config screen's task picker and the encoder tasks' settings (tui/screens/config.py places them).
 
 ``TaskPicker`` (the form's first line) sets ``task`` through the app's one config writer,
-``AppState.set_field``; ``QaFields`` holds the ``qa.*`` settings, shown only for ``task: extractive_qa``.
-:func:`apply_task` hides the causal-LM-only fields (engine.config.LM_ONLY) of a QA config, or greys them
-with their error when they hold a value (a QA run refuses them: "applies to causal_lm runs only"), and
-greys the LoRA section while ``qa.method: full``. The Template and Playground screens follow the task
-(tui/qa_modes.py).
+``AppState.set_field``; ``QaFields`` holds the ``qa.*`` settings, shown only for ``task: extractive_qa``,
+and ``ClsFields`` the ``cls.*`` ones, shown only for ``task: classification``. :func:`apply_task` hides the
+causal-LM-only fields (engine.config.LM_ONLY) of an encoder-task config, or greys them with their error
+when they hold a value (such a run refuses them: "applies to causal_lm runs only"), and greys the LoRA
+section for a full fine-tune (``qa.method: full``; ``cls.method: full``, or auto on an unquantized base).
+The Template and Playground screens follow the task (tui/qa_modes.py).
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static
 
-from engine.config import LM_ONLY, QaConfig, spec
+from engine.config import LM_ONLY, ClsConfig, QaConfig, spec
 
-TASKS = ("causal_lm", "extractive_qa")  # "classification" is reserved in the engine: not offered
+TASKS = ("causal_lm", "extractive_qa", "classification")
 TASK_HELP = {"causal_lm": "fine-tune a causal LM (chat, instructions)",
-             "extractive_qa": "fine-tune an encoder to pick answers out of a context (SQuAD)"}
+             "extractive_qa": "fine-tune an encoder to pick answers out of a context (SQuAD)",
+             "classification": "sort texts into classes (sentiment, intent, topic): accuracy, F1"}
 QA_PATHS = tuple(f"qa.{f.name}" for f in dataclasses.fields(QaConfig))
+CLS_PATHS = tuple(f"cls.{f.name}" for f in dataclasses.fields(ClsConfig))
 
 
 def _wid(path: str) -> str:
@@ -37,7 +40,7 @@ def _text(value) -> str:
 def task_sets(cfg, base, quote) -> list[str]:
     """The command line's ``--set task=...`` and ``--set qa.KEY=...`` where the form differs from ``base``."""
     out = []
-    for path in ("task", *QA_PATHS):
+    for path in ("task", *QA_PATHS, *CLS_PATHS):
         new = cfg.get(path)
         if new != base.get(path):
             out.append(f"--set {path}={quote(_text(new))}")
@@ -84,13 +87,16 @@ class TaskPicker(Horizontal):
 class QaFields(Vertical):
     """The ``qa.*`` settings, one line each, checked and stored through AppState.set_field."""
 
+    TASK, PATHS, TITLE = "extractive_qa", QA_PATHS, "Extractive QA (task: extractive_qa)"
+
     def __init__(self) -> None:
-        super().__init__(id="cfg-qa")
+        super().__init__(id="cfg-" + self.PATHS[0].split(".")[0])
 
     def compose(self) -> ComposeResult:
         cfg = self.app.state.config
-        yield Static("Extractive QA (task: extractive_qa)", classes="section")
-        for path in QA_PATHS:
+        self.display = cfg.task == self.TASK
+        yield Static(self.TITLE, classes="section")
+        for path in self.PATHS:
             s = spec(path)
             with Horizontal(classes="field"):
                 label = Label(path.split(".", 1)[1], classes="field-label")
@@ -108,7 +114,7 @@ class QaFields(Vertical):
     @on(Select.Changed, ".qa-input")
     def _changed(self, event) -> None:
         event.stop()
-        path = next(p for p in QA_PATHS if _wid(p) == event.control.id)
+        path = next(p for p in self.PATHS if _wid(p) == event.control.id)
         state = self.app.state
         current = state.config.get(path)
         if path not in state.invalid and (event.value == current or event.value == _text(current)):
@@ -120,7 +126,7 @@ class QaFields(Vertical):
         """Show the config's values (a load, a preset or another screen may have changed them)."""
         cfg = self.app.state.config
         invalid = self.app.state.invalid
-        for path in QA_PATHS:
+        for path in self.PATHS:
             w = self.query_one("#" + _wid(path))
             if path in invalid or w.has_focus:
                 continue  # keep what the user is typing, with its message
@@ -134,20 +140,35 @@ class QaFields(Vertical):
 
     def show_errors(self) -> None:
         invalid = self.app.state.invalid
-        for path in QA_PATHS:
+        for path in self.PATHS:
             msg = invalid.get(path)
             self.query_one("#" + _wid(path) + "-err", Static).update(Text(f"✗ {msg}", style="bold red") if msg else "")
 
 
+class ClsFields(QaFields):
+    """The ``cls.*`` settings (task: classification)."""
+
+    TASK, PATHS, TITLE = "classification", CLS_PATHS, "Text classification (task: classification)"
+
+
+def full_fine_tune(cfg) -> bool:
+    """Whether the config's encoder task trains every weight (so the LoRA section does not apply)."""
+    if cfg.task == "extractive_qa":
+        return cfg.qa.method == "full"
+    if cfg.task == "classification":  # engine.tasks.cls_model.method: auto is LoRA on a quantized base only
+        return cfg.cls.method == "full" or (cfg.cls.method == "auto" and cfg.model.quantization == "none")
+    return False
+
+
 def apply_task(screen) -> None:
-    """Show the form for the config's task: QA settings for extractive QA, the LM-only fields hidden or greyed."""
+    """Show the form for the config's task: its settings for an encoder task, the LM-only fields hidden or greyed."""
     cfg = screen.app.state.config
-    qa = cfg.task == "extractive_qa"
-    try:
-        qa_fields = screen.query_one(QaFields)
-    except Exception:
+    qa = cfg.task != "causal_lm"  # an encoder task (extractive QA, classification): the LM-only fields do not apply
+    sections = list(screen.query(QaFields))
+    if not sections:
         return
-    qa_fields.display = qa
+    for fields_ in sections:
+        fields_.display = cfg.task == fields_.TASK
     picker = screen.query_one("#cfg-task-select", Select)
     holder = screen.query_one(TaskPicker)
     # Only a task change from elsewhere (a config loaded) moves the picker: a pick whose Changed message
@@ -156,8 +177,9 @@ def apply_task(screen) -> None:
         holder.shown_task = cfg.task
         picker.value = cfg.task
         screen.query_one("#cfg-task-help", Static).update(Text(TASK_HELP.get(cfg.task, ""), style="dim"))
-    if qa:
-        qa_fields.sync()
+    for fields_ in sections:
+        if fields_.display:
+            fields_.sync()
     for path in LM_ONLY:
         try:
             row = screen.query_one("#f-" + path.replace(".", "--")).parent
@@ -166,11 +188,13 @@ def apply_task(screen) -> None:
         at_default = cfg.get(path) == spec(path).default and path not in screen.app.state.invalid
         row.display = not (qa and at_default)
         row.set_class(qa and not at_default, "-not-for-task")
-    lora_greyed = qa and cfg.qa.method == "full"
+    lora_greyed = full_fine_tune(cfg)
     for row in screen.query(".field"):
         inner = [c for c in row.children if c.id and c.id.startswith("f-lora--")]
         if inner:
             row.set_class(lora_greyed, "-not-for-task")
     for title in screen.query(".section"):
         if str(title.render()).startswith("LoRA"):
-            title.update("LoRA adapter (qa.method: full fine-tunes: these do not apply)" if lora_greyed else "LoRA adapter")
+            why = ("qa.method: full fine-tunes" if cfg.task == "extractive_qa" else "cls.method: full fine-tunes"
+                   if cfg.cls.method == "full" else "cls.method: auto fully fine-tunes an unquantized base")
+            title.update(f"LoRA adapter ({why}: these do not apply)" if lora_greyed else "LoRA adapter")

@@ -4,25 +4,28 @@ When the file reads as QA data (SQuAD nested JSON, or question/context/answers c
 it the way an extractive-QA run does (engine.tasks.qa_data: every ``answer_start`` checked) and the info
 line names the task: ``task extractive_qa · 247 questions: 189 answerable, 58 unanswerable`` (or, on a
 causal-LM config, that extractive_qa fits and where to pick it). With ``task: extractive_qa`` the row
-detail shows the question, its gold answers and the context with the answer highlighted.
+detail shows the question, its gold answers and the context with the answer highlighted. Data that is not
+QA data is probed as classification data (tui/widgets/cls_data.py: its task line and row detail).
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 
+from . import cls_data
 from .qa_preview import GOLD, context_text
 
 
 def start_probe(screen) -> None:
     """Read the screen's data file as QA data in a thread; set ``screen.qa_probe`` and redraw the info line."""
     path = str(screen.app.state.config.data.path)
-    screen.qa_probe = None
+    screen.qa_probe = screen.cls_probe = None
     screen.qa_probed = False  # set when the probe is done (QA data or not)
 
     def probe() -> None:
         from engine.tasks.qa_data import load_examples, sniff
 
+        cls_info = None
         try:
             info = sniff(path)
             result = (load_examples(path)[0], info, None) if info is not None else None
@@ -30,15 +33,20 @@ def start_probe(screen) -> None:
             from ..notify import error_line
 
             result = ([], None, error_line(e))
-        screen.app.call_from_thread(_done, screen, path, result)
+        if result is None:  # not QA data: classification data? (tui/widgets/cls_data.py)
+            try:
+                cls_info = cls_data.probe(path, screen.app.state.config.data.delimiter)
+            except Exception:
+                cls_info = None  # the Data screen's own reading says what is wrong with the file
+        screen.app.call_from_thread(_done, screen, path, result, cls_info)
 
     screen.run_worker(probe, thread=True, exclusive=True, group="qa-probe", exit_on_error=False)
 
 
-def _done(screen, path: str, result) -> None:
+def _done(screen, path: str, result, cls_info=None) -> None:
     if str(screen.app.state.config.data.path) != path or not screen.is_mounted:
         return
-    screen.qa_probe = result
+    screen.qa_probe, screen.cls_probe = result, cls_info
     screen.qa_probed = True
     if result is not None:
         screen.qa_rows = {r["id"]: r for r in result[0]}
@@ -52,7 +60,7 @@ def info_text(screen) -> tuple[Text, bool]:
     extractive QA and the data reads as such). Empty for data that is not QA data."""
     probe = getattr(screen, "qa_probe", None)
     if probe is None:
-        return Text(), False
+        return cls_data.info_text(screen) or (Text(), False)
     rows, info, error = probe
     qa = screen.app.state.config.task == "extractive_qa"
     t = Text()
@@ -74,7 +82,7 @@ def info_text(screen) -> tuple[Text, bool]:
 def row_detail(screen, row: dict, index: int) -> Text | None:
     """A question in full (QA task only): question, gold answers, the context with the answer marked."""
     if screen.app.state.config.task != "extractive_qa" or getattr(screen, "qa_probe", None) is None:
-        return None
+        return cls_data.row_detail(screen, row, index)
     example = getattr(screen, "qa_rows", {}).get(str(row.get("id")))
     if example is None:
         return None

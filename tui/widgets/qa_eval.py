@@ -145,14 +145,28 @@ class QaEvalScreen(Screen):
     def table(self) -> DataTable:
         return self.query_one("#qae-table", DataTable)
 
+    NO_REPORT = "No evaluation yet: press e to answer the validation questions (saved to eval.json)."
+
+    def load_report(self) -> tuple[dict | None, str | None]:
+        """The run's saved report (a subclass reads its own task's eval.json)."""
+        return load_qa_report(self.run_dir)
+
+    def run_eval(self, base: bool, on_message) -> dict:
+        """Evaluate in the worker thread (torch and transformers load there)."""
+        from engine.tasks.qa_infer import evaluate_qa_run
+
+        return evaluate_qa_run(self.run_dir, checkpoint=self.checkpoint, base=base, save=not base, on_message=on_message)
+
+    def summary(self) -> Text:
+        return summary_text(self.report, self.base_report)
+
     def on_mount(self) -> None:
-        report, error = load_qa_report(self.run_dir)
+        report, error = self.load_report()
         self._show(report)
         if error:
             self._state(Text(error, style="bold red"))
         elif report is None:
-            self._state(Text("No evaluation yet: press e to answer the validation questions (saved to eval.json).",
-                             style="dim"))
+            self._state(Text(self.NO_REPORT, style="dim"))
         else:
             self._state(Text(f"saved report: {EVAL_FILE} · e: evaluate again · b: the untrained head", style="dim"))
         self.table.focus()
@@ -224,11 +238,8 @@ class QaEvalScreen(Screen):
 
     @work(thread=True, exclusive=True, group="qa-eval", exit_on_error=False)
     def _evaluate(self, base: bool) -> None:
-        from engine.tasks.qa_infer import evaluate_qa_run
-
         try:
-            report = evaluate_qa_run(self.run_dir, checkpoint=self.checkpoint, base=base, save=not base,
-                                     on_message=lambda t: self.post_message(QaEvalProgress(t)))
+            report = self.run_eval(base, lambda t: self.post_message(QaEvalProgress(t)))
         except Exception as e:  # one line; the app stays up
             self.post_message(QaEvalDone(None, base, error_line(e)))
             return
@@ -248,7 +259,7 @@ class QaEvalScreen(Screen):
         if msg.base:
             self.base_report = msg.report
             if self.report is not None:
-                self.query_one("#qae-summary", Static).update(summary_text(self.report, self.base_report))
+                self.query_one("#qae-summary", Static).update(self.summary())
             self._state(Text("untrained head scored (not saved) · e: evaluate again", style="dim"))
             return
         self._show(msg.report)

@@ -78,6 +78,8 @@ class QaPlayScreen(Screen):
         Binding("escape", "back", "Back"),
     ]
 
+    NO_RUNS_PROMPT = "no QA runs yet"
+
     def __init__(self, run_dir: str | Path | None = None) -> None:
         super().__init__()
         self.task_kind = "extractive_qa"  # tui/qa_modes.py rebuilds the mode when the task changes
@@ -92,7 +94,7 @@ class QaPlayScreen(Screen):
         yield NavTabs("playground")
         with Horizontal(id="qap-bar"):
             yield Label("Run", classes="qap-label")
-            yield Select([], id="qap-run", prompt="no QA runs yet", compact=True)
+            yield Select([], id="qap-run", prompt=self.NO_RUNS_PROMPT, compact=True)
             yield Label("", id="qap-state")
         yield Input(EXAMPLE_QUESTION, id="qap-question", placeholder="a question about the context, Enter to ask",
                     compact=True)
@@ -106,8 +108,12 @@ class QaPlayScreen(Screen):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#qap-context", TextArea).border_title = "context"
         self.action_rescan()
+        self.mount_inputs()
+
+    def mount_inputs(self) -> None:
+        """Title the inputs and focus the first (a subclass has its own inputs)."""
+        self.query_one("#qap-context", TextArea).border_title = "context"
         self.query_one("#qap-question", Input).focus()
 
     def open_run(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
@@ -118,12 +124,22 @@ class QaPlayScreen(Screen):
     def action_rescan(self) -> None:
         self._scan(str(self.app.state.config.output.runs_dir), self.run_dir)
 
+    READY = "Enter or Ctrl+S: ask both models"
+    NO_RUNS = "no extractive-QA run to answer with yet: train one (4 Train)"
+
+    @staticmethod
+    def is_run(path) -> bool:
+        """Whether a run folder is one this playground answers with (a subclass picks its task's runs)."""
+        from engine.tasks.qa_infer import is_qa_run
+
+        return is_qa_run(path)
+
     @work(thread=True, exclusive=True, group="qap-scan", exit_on_error=False)
     def _scan(self, runs_dir: str, extra: str | None) -> None:
         from engine import rundir
         from engine.runs import list_summaries
-        from engine.tasks.qa_infer import is_qa_run
 
+        is_qa_run = self.is_run
         try:
             found = [str(s.path) for s in list_summaries(runs_dir) if is_qa_run(s.path)
                      and s.status != "running" and ((Path(s.path) / "model").is_dir() or s.has_adapter or s.checkpoints)]
@@ -148,9 +164,9 @@ class QaPlayScreen(Screen):
         if msg.error:
             self._state(Text(msg.error, style="bold red"))
         elif not msg.runs:
-            self._state(Text("no extractive-QA run to answer with yet: train one (4 Train)", style="dim"))
+            self._state(Text(self.NO_RUNS, style="dim"))
         else:
-            self._state(Text("Enter or Ctrl+S: ask both models", style="dim"))
+            self._state(Text(self.READY, style="dim"))
 
     @on(Select.Changed, "#qap-run")
     def _run_changed(self, event: Select.Changed) -> None:

@@ -160,14 +160,18 @@ class QaTemplateScreen(Screen):
     def on_mount(self) -> None:
         self._prepare()
 
+    def settings_key(self, cfg) -> tuple:
+        """What the preview depends on: a change reloads it (a subclass names its task's settings)."""
+        return qa_settings_key(cfg)
+
     def on_screen_resume(self) -> None:
-        if qa_settings_key(self.app.state.config) != self._loaded_for:
+        if self.settings_key(self.app.state.config) != self._loaded_for:
             self._prepare()
 
     # -- loading ----------------------------------------------------------------------------------
     def _prepare(self) -> None:
         cfg = self.app.state.config
-        self._loaded_for = qa_settings_key(cfg)
+        self._loaded_for = self.settings_key(cfg)
         self.rows = self.windows = self.stats = None
         self.query_one("#qat-head", Static).update(
             Text(f"Loading {cfg.data.path} and the {cfg.model.name} tokenizer …", style="italic"))

@@ -21,7 +21,7 @@ def qa_cell(s) -> str | None:
 def qa_detail(s) -> Text:
     """The details line of a QA run (empty for others)."""
     cell = qa_cell(s)
-    if cell is None:
+    if cell is None or getattr(s, "exact_match", None) is None:  # not QA (a classification run has F1 only)
         return Text()
     loss = f" · best eval loss {s.best_eval_loss:.4f}" if s.best_eval_loss is not None else ""
     return Text(f"extractive QA · last eval: exact match {s.exact_match:.1f}, F1 {s.f1:.1f}{loss}\n", style="bold")
