@@ -133,7 +133,9 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     from .model import quantization_words
 
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
-    model = load_base_model(cfg.model, say)
+    from .tasks.stages import weights_model
+
+    model = load_base_model(weights_model(rd, cfg.model), say)  # a stage: its start point, not the chain's base
     from .dequant import for_cpu_inference
 
     model = for_cpu_inference(model, device, cfg.model.quantization, say)  # before any forward pass

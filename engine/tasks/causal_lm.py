@@ -8,6 +8,7 @@ loss (:mod:`engine.trainer`), evaluation (:mod:`engine.evaluate`) and generation
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -93,7 +94,10 @@ class CausalLM(Task):
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
 
+        from .stages import causal_base
+
         device, dtype = pick_device(cfg.model)
+        causal_base(cfg, lambda text: emit(MessageLogged(text)))  # model.from_run: checked, its base is model.name
         emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
         tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
         data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
@@ -131,14 +135,17 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
     from ..trainer import quiet_trainer, trainer_class, training_arguments
+    from .stages import start_folder
 
     def say(text: str) -> None:
         emit(MessageLogged(text))
 
     device, dtype, tokenizer, data = prep if prep is not None else task.prepare(cfg, emit)
     set_seed(cfg.training.seed)
-    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
-    model = load_base_model(cfg.model, say)
+    start = start_folder(cfg, rd, say)  # training in stages: the previous run's adapter merged into its base
+    what = f"{start} (the start point)" if start else cfg.model.name
+    say(f"Loading {what} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
+    model = load_base_model(dataclasses.replace(cfg.model, name=start) if start else cfg.model, say)
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)
