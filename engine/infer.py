@@ -193,6 +193,13 @@ def resolved_template(cfg: Config) -> tuple[str, str, dict]:
     """(template, data format, mapping) the run trained with."""
     from .templates import resolve_template
 
+    if cfg.data.datasets:  # several datasets: a prompt is formatted as the first dataset's rows were
+        import dataclasses
+
+        from .data.mix import parts
+
+        cfg = dataclasses.replace(cfg, data=parts(cfg.data)[0].data(cfg.data))
+
     fmt, mapping = _data_format(cfg) if (cfg.data.template == "auto" or "{" in cfg.data.template) else (cfg.data.format, dict(cfg.data.columns))
     return resolve_template(cfg.data.template, fmt), fmt, mapping
 

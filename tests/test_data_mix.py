@@ -181,3 +181,11 @@ def test_a_mix_trains_end_to_end_on_the_tiny_model(tmp_path, tiny_model_dir, cap
     started = next(e for e in events if e["event"] == "started")
     assert started["val_samples"] == 6 and started["config"]["data"]["datasets"][1]["template"] == "chatml"
     assert (tmp_path / "run" / "adapter" / "adapter_config.json").exists()
+    from engine.infer import resolved_template
+    from engine.runs import summarize_run
+    from engine.train import run_name
+
+    cfg = load_config(tmp_path / "run" / "config.yaml")
+    assert summarize_run(tmp_path / "run").dataset_short == "a.jsonl + b.jsonl"
+    assert run_name(cfg).endswith("-a-mix2")
+    assert resolved_template(cfg)[:2] == ("alpaca", "alpaca")  # generate formats a prompt as dataset 1's rows

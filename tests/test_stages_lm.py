@@ -129,3 +129,26 @@ def test_a_causal_lm_stage_from_a_classification_run_is_refused(tmp_path, capsys
     code = main(["train", "--config", "sample_data/quickstart.yaml", "--from", str(cls), "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "is a classification run" in err[0], err
+
+
+def test_a_lora_classification_stage_is_evaluated_on_its_start_point(domain_run, tiny_model_dir, tmp_path):
+    """After a LoRA stage the trained model is the start point plus the adapter (not the chain's base plus it)."""
+    import torch
+    from safetensors.torch import load_file
+
+    from engine.tasks.cls_model import load_trained
+
+    rows = [{"text": f"{w} number {i}", "label": w} for i in range(6) for w in ("bug", "praise")]
+    data = write_jsonl(tmp_path / "cls.jsonl", rows)
+    cfg = load_config(None, {"task": "classification", "model.name": str(tiny_model_dir), "cls.method": "lora",
+                             "model.from_run": str(domain_run), "data.path": str(data), "cls.max_length": 32,
+                             "training.max_steps": 1, "training.batch_size": 4, "lora.r": 4,
+                             "output.runs_dir": str(tmp_path / "runs")})
+    result = train(cfg, run_dir=tmp_path / "runs" / "cls-stage")
+    assert result.status == "finished", result.last_event
+    model, _, labels = load_trained(result.run_dir, load_config(result.run_dir / "config.yaml"))
+    start = load_file(str(result.run_dir / "start" / "model.safetensors"))
+    name = next(k for k in start if k.endswith("layers.0.mlp.down_proj.weight"))
+    loaded = next(p for n, p in model.named_parameters() if n.endswith("layers.0.mlp.down_proj.base_layer.weight")
+                  or n.endswith("layers.0.mlp.down_proj.weight"))
+    assert torch.equal(loaded.detach().float(), start[name].float()) and labels.names == ["bug", "praise"]

@@ -83,10 +83,14 @@ def weights_model(run_dir, model_cfg):
     ``model.name`` (its adapter was trained on that), else ``model_cfg`` itself."""
     import dataclasses
 
+    start = start_point(run_dir) if getattr(model_cfg, "from_run", None) else None
+    return dataclasses.replace(model_cfg, name=start) if start else model_cfg
+
+
+def start_point(run_dir) -> str | None:
+    """The merged start point a stage's adapter was trained on (``RUN/start/``), if the run has one."""
     start = Path(run_dir) / START_DIR if run_dir is not None else None
-    if start is None or not getattr(model_cfg, "from_run", None) or not (start / "config.json").exists():
-        return model_cfg
-    return dataclasses.replace(model_cfg, name=str(start))
+    return str(start) if start is not None and (start / "config.json").exists() else None
 
 
 def start_folder(cfg, rd: Path, say: Callable[[str], None] = lambda t: None) -> str | None:
