@@ -93,7 +93,6 @@ class CausalLM(Task):
         """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
-
         from .stages import causal_base
 
         device, dtype = pick_device(cfg.model)
