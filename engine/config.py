@@ -91,6 +91,8 @@ class DataConfig:
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
     limit: int | None = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
     delimiter: str | None = _f(None, help="CSV field separator, e.g. ';' (default: sniffed from the file).", nullable=True, one_char=True)
+    datasets: list | None = _f(default_factory=list, help="Several datasets in one run: a list of {path, format, columns, template, weight} (engine.config_datasets); data.path is then unused.", nullable=True, datasets=True, hidden=True)
+    stopping_strategy: str = _f("first_exhausted", help="Mixing data.datasets: stop when the first dataset runs out (no row repeated), or when all have (smaller ones repeated).", choices=("first_exhausted", "all_exhausted"), hidden=True)
 
 
 @dataclass
@@ -164,6 +166,8 @@ class Config:
         out = dataclasses.asdict(self)
         if out["model"]["from_run"] is None:
             del out["model"]["from_run"]  # a one-stage config reads as it always did
+        if not out["data"]["datasets"]:  # a one-dataset config too
+            del out["data"]["datasets"], out["data"]["stopping_strategy"]
         task, qa, cls = out.pop("task"), out.pop("qa"), out.pop("cls")
         if task == "causal_lm" and qa == dataclasses.asdict(QaConfig()) and cls == dataclasses.asdict(ClsConfig()):
             return out  # a causal-LM config reads as it always did
@@ -198,7 +202,7 @@ SECTIONS: dict[str, type] = {"model": ModelConfig, "lora": LoraConfig, "data": D
 TASK_SECTIONS: dict[str, type] = {"qa": QaConfig, "cls": ClsConfig}  # not in the causal-LM form (field_specs)
 ALL_SECTIONS: dict[str, type] = {**SECTIONS, **TASK_SECTIONS}
 # Options that mean something to causal-LM runs only: set on another task, they are an error naming the field.
-LM_ONLY = ("data.format", "data.template", "data.system_prompt", "data.train_on_prompt", "data.max_length",
+LM_ONLY = ("data.format", "data.template", "data.system_prompt", "data.train_on_prompt", "data.max_length", "data.datasets",
            "training.batching", "training.max_tokens_per_batch")
 
 
@@ -346,6 +350,9 @@ def config_from_dict(data: Any, source: str | None = None) -> Config:
 def cross_field_errors(cfg: Config) -> list[tuple[str, str]]:
     """Checks that involve more than one field."""
     errors = []
+    from .config_datasets import cross_errors
+
+    errors.extend(cross_errors(cfg))
     budget = cfg.training.max_tokens_per_batch
     if 0 < budget < cfg.data.max_length:
         errors.append(("training.max_tokens_per_batch",

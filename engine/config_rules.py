@@ -84,6 +84,10 @@ def _template_check(builtins: tuple[str, ...]):
 def _base_type(spec: FieldSpec) -> Any:
     rules = spec.rules
     bounds = {k: rules[k] for k in BOUNDS if k in rules}
+    if rules.get("datasets"):
+        from .config_datasets import check_datasets
+
+        return Annotated[Any, BeforeValidator(check_datasets)]  # its ConfigError names the entry and key
     if spec.path == "lora.target_modules":
         names = list[Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]]
         return Annotated[Union[Literal["all-linear"], Annotated[names, Field(min_length=1)]], BeforeValidator(_modules)]

@@ -134,9 +134,12 @@ def export_merged(run_dir: str | os.PathLike, out_dir: str | os.PathLike, on_pro
     from .model import load_tokenizer, local_model_dir
 
     cfg = run_config(rd)
-    source = local_model_dir(cfg.model, say)
+    from .tasks.stages import weights_model
+
+    weights = dataclasses.replace(cfg, model=weights_model(rd, cfg.model))  # a stage: its start point
+    source = local_model_dir(weights.model, say)
     dtype = dtype or merge_dtype(cfg, source)
-    base = _load_base_for_merge(cfg, dtype, original_base, say)
+    base = _load_base_for_merge(weights, dtype, original_base, say)
     say(f"Applying adapter {adapter}")
     try:
         model = PeftModel.from_pretrained(base, str(adapter), is_trainable=False)

@@ -133,7 +133,9 @@ def load_for_generation(run_dir: str | os.PathLike | None = None, *, base_model_
     from .model import quantization_words
 
     say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, {dtype}) on {device}")
-    model = load_base_model(cfg.model, say)
+    from .tasks.stages import weights_model
+
+    model = load_base_model(weights_model(rd, cfg.model), say)  # a stage: its start point, not the chain's base
     from .dequant import for_cpu_inference
 
     model = for_cpu_inference(model, device, cfg.model.quantization, say)  # before any forward pass
@@ -190,6 +192,13 @@ def _data_format(cfg: Config) -> tuple[str, dict]:
 def resolved_template(cfg: Config) -> tuple[str, str, dict]:
     """(template, data format, mapping) the run trained with."""
     from .templates import resolve_template
+
+    if cfg.data.datasets:  # several datasets: a prompt is formatted as the first dataset's rows were
+        import dataclasses
+
+        from .data.mix import parts
+
+        cfg = dataclasses.replace(cfg, data=parts(cfg.data)[0].data(cfg.data))
 
     fmt, mapping = _data_format(cfg) if (cfg.data.template == "auto" or "{" in cfg.data.template) else (cfg.data.format, dict(cfg.data.columns))
     return resolve_template(cfg.data.template, fmt), fmt, mapping

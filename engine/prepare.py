@@ -76,8 +76,27 @@ def encode_rows(rows, info, cfg: Config, tokenizer, source: str, numbers=None) -
     return columns, stats
 
 
+def split_rows(raw, val_split: float, seed: int, where: str = "data.val_split"):
+    """(train rows, validation rows, their row numbers in the file): the rows train_test_split would pick
+    (its permutation depends only on length and seed), each keeping its place so an error names the right row."""
+    from datasets import Dataset
+
+    from .errors import DataError
+
+    n_val = max(1, int(round(len(raw) * val_split)))
+    if n_val >= len(raw):
+        raise DataError(f"{where}: {val_split} leaves no training rows out of {len(raw)}; lower it")
+    split = Dataset.from_dict({"i": list(range(len(raw)))}).train_test_split(test_size=n_val, seed=seed, shuffle=True)
+    numbers, val_numbers = split["train"]["i"], split["test"]["i"]
+    return raw.select(numbers), raw.select(val_numbers), numbers, val_numbers
+
+
 def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda e: None) -> PreparedData:
     """Load, detect, template and tokenise the data. Raises DataError before any model is loaded."""
+    if cfg.data.datasets:  # several datasets, mixed by weight
+        from .prepare_mix import prepare_mixed
+
+        return prepare_mixed(cfg, tokenizer, emit)
     from datasets import Dataset
 
     from .data import load_dataset, load_validation
@@ -97,14 +116,7 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
     if val is not None:
         val_raw = val[0]
     elif cfg.data.val_split > 0:
-        n_val = max(1, int(round(len(raw) * cfg.data.val_split)))
-        if n_val >= len(raw):
-            raise DataError(f"data.val_split: {cfg.data.val_split} leaves no training rows out of {len(raw)}; lower it")
-        # the rows train_test_split would pick (its permutation depends only on length and seed), keeping
-        # each row's place in the file so an error names the right row
-        split = Dataset.from_dict({"i": list(range(len(raw)))}).train_test_split(test_size=n_val, seed=cfg.training.seed, shuffle=True)
-        numbers, val_numbers = split["train"]["i"], split["test"]["i"]
-        raw, val_raw = raw.select(numbers), raw.select(val_numbers)
+        raw, val_raw, numbers, val_numbers = split_rows(raw, cfg.data.val_split, cfg.training.seed)
     columns, stats = encode_rows(raw, info, cfg, tokenizer, cfg.data.path, numbers)
     if stats.kept == 0:
         raise DataError(

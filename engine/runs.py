@@ -66,7 +66,7 @@ class RunSummary:
 
     @property
     def dataset_short(self) -> str:
-        return _short(self.dataset)
+        return " + ".join(_short(d) for d in self.dataset.split(" + "))  # several datasets: each
 
 
 def _short(name: str) -> str:
@@ -171,6 +171,8 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
 
     model = cfg.model.name if cfg else str((raw.get("model") or {}).get("name", ""))
     dataset = cfg.data.path if cfg else str((raw.get("data") or {}).get("path", ""))
+    if cfg and cfg.data.datasets:  # several datasets: their paths
+        dataset = " + ".join(str(e.get("path")) for e in cfg.data.datasets)
     max_steps = cfg.training.max_steps if cfg else 0
 
     replay = _replay(rd, max_steps, running=state == "running")

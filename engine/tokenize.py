@@ -20,6 +20,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .errors import DataError
 from .templates import Rendered, render, resolve_template
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,6 +121,7 @@ class TokenizedSample:
     full_input_ids: list[int]  # before truncation (the preview marks the cut)
     full_labels: list[int]
     empty_completion: bool = False  # the answer is blank: only EOS would be trained, so the trainer drops it
+    source: str = ""  # data.datasets: the row's dataset and template ("dataset 2, chats.jsonl · chatml")
 
     @property
     def trainable(self) -> bool:
@@ -201,12 +203,21 @@ def encode_row(row: dict, info, cfg: "DataConfig", tokenizer) -> TokenizedSample
     """A raw data row -> record -> rendered template -> tokens. THE path of both the preview and the trainer."""
     from .data import to_record
 
-    record = to_record(row, info.format, info.mapping)
-    template = resolve_template(cfg.template, info.format)
-    rendered = render(record, template, eos_token=tokenizer.eos_token or "", tokenizer=tokenizer,
-                      system_prompt=cfg.system_prompt, raw=row)
+    part = None
+    if getattr(info, "row_part", None) is not None:  # data.datasets: the row's own dataset, format and template
+        info, cfg, part = info.row_part(row, cfg)
+    try:
+        record = to_record(row, info.format, info.mapping)
+        template = resolve_template(cfg.template, info.format)
+        rendered = render(record, template, eos_token=tokenizer.eos_token or "", tokenizer=tokenizer,
+                          system_prompt=cfg.system_prompt, raw=row)
+    except DataError as e:
+        if part is None:
+            raise
+        raise DataError(f"{part.source}: {e}") from None
     sample = tokenize_rendered(rendered, tokenizer, cfg.max_length, train_on_prompt=cfg.train_on_prompt)
     sample.empty_completion = completion_is_empty(record) and not cfg.train_on_prompt
+    sample.source = f"{part.source} · {template}" if part is not None else ""
     return sample
 
 

@@ -39,6 +39,8 @@ def run_name(cfg: Config) -> str:
         return cfg.output.name
     model = Path(cfg.model.name).stem if cfg.model.name else "model"
     data = Path(cfg.data.path).stem if cfg.data.path else "data"
+    if cfg.data.datasets:  # several datasets: the first one's name and how many
+        data = f"{Path(str(cfg.data.datasets[0]['path'])).stem}-mix{len(cfg.data.datasets)}"
     return f"{model}-{data}"
 
 

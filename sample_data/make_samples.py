@@ -7,6 +7,7 @@ and the config's own field help (``engine.config.field_specs()``)::
 
 tunedeck_qa.jsonl      300 lines of {question, answer}
 tunedeck_alpaca.json   a JSON array of 300 {instruction, input, output} rows, about a third with an input
+tunedeck_docs.jsonl    {text} paragraphs of the same facts as prose: raw domain text for a stage 1 (format text)
 
 Every command-line example in the answers is checked against the config validator.
 """
@@ -275,6 +276,12 @@ def build_alpaca(rnd: random.Random) -> list[dict]:
     return rows[:N_ROWS]
 
 
+def build_docs() -> list[dict]:
+    """The facts as prose, three to a paragraph, in their written order (no questions): raw domain text."""
+    answers = [a for _, a in FACTS]
+    return [{"text": " ".join(answers[i:i + 3])} for i in range(0, len(answers), 3)]
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=HERE, help="folder to write into (default: beside this script)")
@@ -286,7 +293,12 @@ def main(argv: list[str] | None = None) -> None:
         for row in qa:
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     (args.out / "tunedeck_alpaca.json").write_text(json.dumps(alpaca, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {len(qa)} Q&A rows and {len(alpaca)} Alpaca rows ({sum(1 for r in alpaca if r['input'])} with an input) to {args.out}")
+    docs = build_docs()
+    with (args.out / "tunedeck_docs.jsonl").open("w", encoding="utf-8", newline="\n") as f:
+        for row in docs:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"wrote {len(qa)} Q&A rows, {len(alpaca)} Alpaca rows ({sum(1 for r in alpaca if r['input'])} with an input) "
+          f"and {len(docs)} paragraphs of docs to {args.out}")
 
 
 if __name__ == "__main__":

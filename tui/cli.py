@@ -89,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_launch_arguments(tr)  # --nproc, --nnodes, ...: the same command on several processes through torchrun
     tr.set_defaults(func=cmd_train)
 
-    data = sub.add_parser("data", help="show a data file's detected format, columns and row count")
+    data = sub.add_parser("data", help="show a data file's (or a config's) detected format, columns and row count")
     data.add_argument("path")
     data.add_argument("--format", default="auto")
     data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
@@ -229,6 +229,10 @@ def cmd_data(args) -> int:
 
     from .qa_cli import data_lines
 
+    if args.path.endswith((".yaml", ".yml")):  # a config: its data (several datasets: each, and the mix)
+        from .mix_cli import print_config_data
+
+        return print_config_data(args.path)
     qa = data_lines(args.path) if args.format == "auto" else None
     for line in qa or []:
         print(line)

@@ -96,6 +96,10 @@ def dataset_info(ds, path: str, cfg) -> DatasetInfo:
 
 def load_dataset(cfg) -> tuple[Any, DatasetInfo]:
     """Load ``cfg.path`` (honouring split, limit, format and columns) and detect its format."""
+    if getattr(cfg, "datasets", None):  # several datasets: their rows mixed by weight (engine.data.mix)
+        from .mix import load_mixed
+
+        return load_mixed(cfg)
     ds = load_raw(cfg.path, split=cfg.split, limit=cfg.limit, delimiter=getattr(cfg, "delimiter", None))
     return ds, dataset_info(ds, cfg.path, cfg)
 

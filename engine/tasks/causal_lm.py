@@ -8,6 +8,7 @@ loss (:mod:`engine.trainer`), evaluation (:mod:`engine.evaluate`) and generation
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -94,9 +95,11 @@ class CausalLM(Task):
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
         from ..strategy import check
+        from .stages import causal_base
 
         device, dtype = pick_device(cfg.model)
         check(cfg, world().world_size)
+        causal_base(cfg, lambda text: emit(MessageLogged(text)))  # model.from_run: checked, its base is model.name
         emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
         tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
         data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
@@ -135,17 +138,22 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
     from ..strategy import cpu_note, strategy_arguments
     from ..trainer import quiet_trainer, trainer_class, training_arguments
+    from .stages import start_folder
 
     def say(text: str) -> None:
         emit(MessageLogged(text))
 
     device, dtype, tokenizer, data = prep if prep is not None else task.prepare(cfg, emit)
     set_seed(cfg.training.seed)
-    say(f"Loading {cfg.model.name} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     ranks = distributed.world()
+    # Training in stages: the previous run's adapter merged into its base, by rank 0 alone; every rank loads it.
+    start = distributed.share_from_main(start_folder(cfg, rd, say) if ranks.is_main else None)
+    what = f"{start} (the start point)" if start else cfg.model.name
+    say(f"Loading {what} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     if cpu_note(cfg, device, ranks.world_size):
         emit(MessageLogged(cpu_note(cfg, device, ranks.world_size), level="warning"))
-    model = load_base_model(cfg.model, say, fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
+    model = load_base_model(dataclasses.replace(cfg.model, name=start) if start else cfg.model, say,
+                            fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
     trainable, total = count_parameters(model)

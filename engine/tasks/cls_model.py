@@ -139,8 +139,10 @@ def load_trained(run_dir: Path, cfg, checkpoint=None, base: bool = False, on_mes
         else:
             from peft import PeftModel
 
-            model = PeftModel.from_pretrained(load_cls_model(cfg.model, labels, tokenizer, on_message), folder,
-                                              is_trainable=False)
+            from .stages import start_point
+
+            base_model = load_cls_model(cfg.model, labels, tokenizer, on_message, source=start_point(run_dir))
+            model = PeftModel.from_pretrained(base_model, folder, is_trainable=False)  # a stage: on its start point
     from ..dequant import for_cpu_inference
     from ..model import pick_device
 

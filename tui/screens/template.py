@@ -218,7 +218,8 @@ class TemplateScreen(Screen):
         t = Text()
         t.append(f"Row {index + 1:,}/{len(self.ds):,}", style="bold")
         name = resolve_template(cfg.template, self.info.format) if cfg.template in BUILTIN_TEMPLATES else "custom"
-        t.append(f" · {name}{' (auto)' if cfg.template == 'auto' else ''} · ", style="dim")
+        name = s.source or f"{name}{' (auto)' if cfg.template == 'auto' else ''}"  # data.datasets: its dataset, template
+        t.append(f" · {name} · ", style="dim")
         t.append(f"prompt {prompt}", style="dim")
         t.append(" + ")
         t.append(f"trained {trained}", style="bold green")
