@@ -202,7 +202,7 @@ def encode_row(row: dict, info, cfg: "DataConfig", tokenizer) -> TokenizedSample
     from .data import to_record
 
     record = to_record(row, info.format, info.mapping)
-    template = resolve_template(cfg.template, info.format)
+    template = resolve_template(cfg.template, info.format, tokenizer)
     rendered = render(record, template, eos_token=tokenizer.eos_token or "", tokenizer=tokenizer,
                       system_prompt=cfg.system_prompt, raw=row)
     sample = tokenize_rendered(rendered, tokenizer, cfg.max_length, train_on_prompt=cfg.train_on_prompt)

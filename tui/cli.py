@@ -90,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("path")
     data.add_argument("--format", default="auto")
     data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
+    data.add_argument("--config", "-c", metavar="CFG", help="also the template picked and token lengths, with CFG's model, "
+                      "template and max_length")
     data.set_defaults(func=cmd_data)
 
     init = sub.add_parser("init", help="write a config file with every default")
@@ -243,6 +245,10 @@ def cmd_data(args) -> int:
     print(f"mapping: {mapping}")
     for warning in row_warnings(ds, info):
         print(f"warning: {warning}", file=sys.stderr)
+    if args.config:
+        from .lengths_cli import print_lengths
+
+        print_lengths(args.path, args.config, args.format, args.delimiter)
     return 0
 
 
