@@ -3,7 +3,7 @@
 ::
 
     name, why = template_choice(cfg.data.template, info.format, tokenizer)
-    # "tokenizer", "template tokenizer (the model's own chat template): auto on chat data, and ..."
+    # "tokenizer", "tokenizer: auto on chat data, and the model has its own chat template"
     for warning in template_warnings(name, tokenizer, info.format):
         ...   # special tokens the template writes that the tokenizer lacks, replies that do not end with a
               # token generation stops on, a doubled BOS: each names the fix
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from .templates import has_chat_template, render, resolve_template, stop_strings
+from .templates import BUILTINS, has_chat_template, render, resolve_template, stop_strings
 
 _CHAT = ("messages", "sharegpt")
 PROBE_USER = "What is the capital of France?"
@@ -27,21 +27,20 @@ _SPECIAL = re.compile(r"<\|[^<>|\s]{1,40}\|>|</?s>|<(?:start|end)_of_turn>|\[/?I
 
 
 def template_choice(template: str, fmt: str, tokenizer=None) -> tuple[str, str]:
-    """(the template that renders, one line saying why it was picked)."""
+    """(the template that renders, one short line saying why: ``"tokenizer: auto on chat data, ..."``)."""
     name = resolve_template(template, fmt, tokenizer)
     if template != "auto":
-        return name, ("custom template: set in data.template" if name not in ("alpaca", "qa", "chatml", "tokenizer", "text")
-                      else f"template {name}: set in data.template")
+        return name, f"{name if name in BUILTINS else 'custom'}: set in data.template"
     if fmt in _CHAT:
         if name == "tokenizer":
-            return name, "template tokenizer (the model's own chat template): auto on chat data, and the model's tokenizer has one"
+            return name, "tokenizer: auto on chat data, and the model has its own chat template"
         if tokenizer is None:
-            return name, "template chatml: auto on chat data (the model's tokenizer is not loaded yet)"
-        return name, "template chatml: auto on chat data; the model's tokenizer has no chat template"
+            return name, "chatml: auto on chat data (the model's tokenizer is not loaded yet)"
+        return name, "chatml: auto on chat data; the model's tokenizer has no chat template"
     if fmt == "text":
-        return name, "template text: auto on plain-text data"
-    own = " (data.template: tokenizer uses the model's own chat template)" if has_chat_template(tokenizer) else ""
-    return name, f"template {name}: auto on {fmt} data (instruction/output columns){own}"
+        return name, "text: auto on plain-text data"
+    own = " (tokenizer: the model's chat template)" if has_chat_template(tokenizer) else ""
+    return name, f"{name}: auto on instruction data{own}"
 
 
 def _probe(fmt: str) -> dict:

@@ -55,10 +55,11 @@ def test_auto_picks_the_tokenizer_template_for_chat_data_only(tiny_tok):
     assert resolve_template("auto", "text", tiny_tok) == "text"
     assert resolve_template("chatml", "messages", tiny_tok) == "chatml"  # asked for by name
     name, why = template_choice("auto", "messages", tiny_tok)
-    assert name == "tokenizer" and "model's own chat template" in why and "auto on chat data" in why
+    assert (name, why) == ("tokenizer", "tokenizer: auto on chat data, and the model has its own chat template")
     name, why = template_choice("auto", "messages", plain)
     assert name == "chatml" and "no chat template" in why
-    assert template_choice("qa", "alpaca", tiny_tok) == ("qa", "template qa: set in data.template")
+    assert template_choice("qa", "alpaca", tiny_tok) == ("qa", "qa: set in data.template")
+    assert template_choice("auto", "alpaca", tiny_tok)[1] == "alpaca: auto on instruction data (tokenizer: the model's chat template)"
 
 
 def test_training_samples_use_the_picked_template(tiny_model_dir, tmp_path):
@@ -74,7 +75,7 @@ def test_training_samples_use_the_picked_template(tiny_model_dir, tmp_path):
     events = []
     prepared = prepare_data(cfg, tok, events.append)
     lines = [e.text for e in events if hasattr(e, "text")]
-    assert any("Template: template tokenizer (the model's own chat template)" in t for t in lines), lines
+    assert "Template tokenizer: auto on chat data, and the model has its own chat template" in lines, lines
     assert any("Tokenised with template tokenizer" in t for t in lines), lines
     assert not [e for e in events if getattr(e, "level", "") == "warning"]  # the tiny model's template is sound
     assert len(prepared.train) == len(CHAT)

@@ -26,6 +26,8 @@ from pathlib import Path
 from engine.errors import TuneDeckError
 from engine.tasks import TASK_NAMES
 
+from . import serve
+from .lengths_cli import print_lengths
 from .screens import SCREENS
 
 QUICKSTART = "sample_data/quickstart.yaml"
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--screen", choices=SCREENS, default=SCREENS[0])
     ui.add_argument("--start", action="store_true", help="open the training screen and start at once")
     ui.set_defaults(func=cmd_ui)
+    serve.add_parser(sub, overrides, SCREENS)
 
     tr = sub.add_parser("train", parents=[overrides], help="train headless with a progress bar")
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
@@ -90,8 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("path")
     data.add_argument("--format", default="auto")
     data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
-    data.add_argument("--config", "-c", metavar="CFG", help="also the template picked and token lengths, with CFG's model, "
-                      "template and max_length")
+    data.add_argument("--config", "-c", metavar="CFG", help="also the template picked and token lengths with CFG's model")
     data.set_defaults(func=cmd_data)
 
     init = sub.add_parser("init", help="write a config file with every default")
@@ -246,8 +248,6 @@ def cmd_data(args) -> int:
     for warning in row_warnings(ds, info):
         print(f"warning: {warning}", file=sys.stderr)
     if args.config:
-        from .lengths_cli import print_lengths
-
         print_lengths(args.path, args.config, args.format, args.delimiter)
     return 0
 

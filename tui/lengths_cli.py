@@ -25,7 +25,7 @@ def print_lengths(path: str, config: str, fmt: str = "auto", delimiter: str | No
     ds, info = load_dataset(cfg.data)
     tokenizer = load_tokenizer(cfg.model)
     name, why = template_choice(cfg.data.template, info.format, tokenizer)
-    print(why)
+    print(f"template {why}")
     validate_template(name, info.columns, info.format)
     for warning in template_warnings(name, tokenizer, info.format, system_prompt=cfg.data.system_prompt):
         print(f"warning: {warning}", file=sys.stderr)

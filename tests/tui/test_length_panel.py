@@ -76,7 +76,7 @@ async def test_lengths_panel_says_the_template_picked(tiny_model_dir, tmp_path):
         screen = app.screen
         await until(pilot, lambda: screen.sample is not None, what="the sample")
         head = text(screen, "#tpl-head")
-        assert "tokenizer (auto)" in head and "the model's own chat template): auto on chat data" in head
+        assert "tokenizer (auto)" in head and "↳ tokenizer: auto on chat data, and the model has its own chat template" in head
 
 
 def test_length_histogram_80x24(snap_compare, tiny_model_dir, tmp_path, monkeypatch):
