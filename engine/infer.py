@@ -197,9 +197,8 @@ def resolved_template(cfg: Config, tokenizer=None) -> tuple[str, str, dict]:
 
 def _template_and_stops(cfg: Config, tokenizer) -> tuple[str | None, list[str]]:
     try:
-        from .templates import stop_strings
-
         from .template_checks import turn_end
+        from .templates import stop_strings
 
         template, _, _ = resolved_template(cfg, tokenizer)
         stops = [s for s in stop_strings(template, tokenizer.eos_token) if s]

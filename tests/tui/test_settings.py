@@ -12,7 +12,7 @@ from textual.theme import BUILTIN_THEMES
 
 from engine.config import Config
 from tui.app import TuneDeckApp
-from tui.keys import START, END, binding_ids, markdown_table
+from tui.keys import END, START, binding_ids, markdown_table
 from tui.settings import Settings, SettingsError, load_settings, save_theme, settings_path
 from tui.state import AppState
 

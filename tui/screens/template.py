@@ -64,7 +64,7 @@ class TemplateScreen(Screen):
         Binding("v", "toggle_tokens", "Tokens"),
         Binding("t", "toggle_train_on_prompt", "Prompt loss", tooltip="Train on prompt: also compute loss on the prompt"),
         Binding("e", "edit", "Edit", tooltip="Edit a custom template (Esc in the editor cancels)"),
-        Binding("l", "lengths", "Lengths", tooltip="Token lengths of the whole dataset; m/M: max_length to p95/p99"),
+        Binding("l", "lengths", "Lengths", show=False, tooltip="Token lengths of the whole dataset; m/M: max_length to p95/p99"),
         Binding("escape", "leave_field", "Back", show=False),
     ]
 
@@ -311,6 +311,7 @@ class TemplateScreen(Screen):
             t.append(f", {msg.errors:,} cannot be formatted ({msg.first_error})", style="bold red")
         if msg.checked < msg.total:
             t.append(f" (first {msg.checked:,} of {msg.total:,} rows{'' if msg.done else ' so far'})", style="dim")
+        t.append(" · l: token lengths", style="dim")
         self.query_one("#tpl-stats", Static).update(t)
 
     # -- controls ---------------------------------------------------------------------------------

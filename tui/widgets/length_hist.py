@@ -87,9 +87,9 @@ class LengthPanel(Vertical, can_focus=True):
     LengthPanel #len-figs { height: auto; }
     """
     BINDINGS = [
-        Binding("m", "set_max(95)", "max_length=p95", id="template.max_length_p95",
+        Binding("m", "set_max(95)", "max=p95", id="template.max_length_p95",
                 tooltip="Set data.max_length to the 95th percentile of the token lengths"),
-        Binding("M", "set_max(99)", "max_length=p99", id="template.max_length_p99",
+        Binding("M", "set_max(99)", "max=p99", id="template.max_length_p99",
                 tooltip="Set data.max_length to the 99th percentile of the token lengths"),
         Binding("escape,l", "close", "Sample", id="template.lengths_close", tooltip="Back to the sample"),
     ]
