@@ -3,7 +3,8 @@
     tunedeck                                  the TUI on sample_data/quickstart.yaml
     tunedeck ui [--config FILE] [--screen S] [--start] [overrides]
     tunedeck train --config FILE [--data F] [--model M] [--max-steps N] [--run-dir D] [--set K=V ...] [--resume RUN]
-    tunedeck data FILE                        detected format, columns and row count
+    tunedeck data FILE [--config CFG]         detected format, columns, row count; CFG: template, token lengths
+    tunedeck serve [--host H] [--port P]      the app in a browser (textual-serve), localhost by default
     tunedeck init FILE                        write a config with every default
     tunedeck models pull smollm2-135m-instruct | models list
     tunedeck runs [--runs-dir D]              past runs as a table
