@@ -108,7 +108,7 @@ def chat_template_for(cfg, tokenizer) -> str | None:
     """The chat template that reproduces ``cfg``'s training template with ``tokenizer``'s EOS token."""
     from .infer import resolved_template
 
-    template, fmt, mapping = resolved_template(cfg)
+    template, fmt, mapping = resolved_template(cfg, tokenizer)
     eos = tokenizer.eos_token or ""
     own = getattr(tokenizer, "chat_template", None)
     own = own if isinstance(own, str) else None

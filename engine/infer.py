@@ -189,8 +189,8 @@ def _data_format(cfg: Config) -> tuple[str, dict]:
     return fmt, mapping
 
 
-def resolved_template(cfg: Config) -> tuple[str, str, dict]:
-    """(template, data format, mapping) the run trained with."""
+def resolved_template(cfg: Config, tokenizer=None) -> tuple[str, str, dict]:
+    """(template, data format, mapping) the run trained with (``auto`` on chat data depends on the tokenizer)."""
     from .templates import resolve_template
 
     if cfg.data.datasets:  # several datasets: a prompt is formatted as the first dataset's rows were
@@ -201,15 +201,19 @@ def resolved_template(cfg: Config) -> tuple[str, str, dict]:
         cfg = dataclasses.replace(cfg, data=parts(cfg.data)[0].data(cfg.data))
 
     fmt, mapping = _data_format(cfg) if (cfg.data.template == "auto" or "{" in cfg.data.template) else (cfg.data.format, dict(cfg.data.columns))
-    return resolve_template(cfg.data.template, fmt), fmt, mapping
+    return resolve_template(cfg.data.template, fmt, tokenizer), fmt, mapping
 
 
 def _template_and_stops(cfg: Config, tokenizer) -> tuple[str | None, list[str]]:
     try:
+        from .template_checks import turn_end
         from .templates import stop_strings
 
-        template, _, _ = resolved_template(cfg)
+        template, _, _ = resolved_template(cfg, tokenizer)
         stops = [s for s in stop_strings(template, tokenizer.eos_token) if s]
+        end = turn_end(tokenizer) if template == "tokenizer" else None
+        if end and end not in stops:  # the model's own end of turn (<|im_end|>, <|eot_id|>) when it is not EOS
+            stops.append(end)
     except TuneDeckError:
         template, stops = None, []
     if tokenizer.eos_token and tokenizer.eos_token not in stops:
@@ -223,7 +227,7 @@ def format_prompt(run_cfg: Config, text: str, raw: bool = False, *, tokenizer=No
         return text
     from .templates import render
 
-    template, _, mapping = resolved_template(run_cfg)
+    template, _, mapping = resolved_template(run_cfg, tokenizer)
     if template == "text":
         return text
     record = {"kind": "instruction", "system": "", "instruction": text, "input": "", "output": ""}

@@ -109,8 +109,13 @@ def prepare_data(cfg: Config, tokenizer, emit: Callable[[Event], None] = lambda 
 
     for warning in row_warnings(raw, info):
         emit(MessageLogged(warning, level="warning"))
-    template = resolve_template(cfg.data.template, info.format)
+    template = resolve_template(cfg.data.template, info.format, tokenizer)
     validate_template(template, info.columns, info.format)
+    from .template_checks import template_choice, template_warnings
+
+    emit(MessageLogged(f"Template {template_choice(cfg.data.template, info.format, tokenizer)[1]}"))
+    for warning in template_warnings(template, tokenizer, info.format, system_prompt=cfg.data.system_prompt):
+        emit(MessageLogged(warning, level="warning"))
     val_raw, numbers, val_numbers = None, None, None
     val = load_validation(cfg.data, info)  # same mapping as the training file
     if val is not None:

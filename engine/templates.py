@@ -76,12 +76,18 @@ def is_custom(template: str) -> bool:
     return template not in BUILTINS and template != "auto" and "{" in template
 
 
-def resolve_template(template: str, fmt: str) -> str:
-    """``auto`` -> the template that fits the data format; built-ins and custom strings pass through."""
+def has_chat_template(tokenizer) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None)) if tokenizer is not None else False
+
+
+def resolve_template(template: str, fmt: str, tokenizer=None) -> str:
+    """``auto`` -> the template that fits the data format (chat data: the model's own chat template when its
+    ``tokenizer`` has one, else chatml); built-ins and custom strings pass through."""
     if template == "auto":
         if fmt not in AUTO_TEMPLATE:
             raise DataError(f"cannot pick a template for data format {fmt!r}; formats are {', '.join(FORMATS)}")
-        return AUTO_TEMPLATE[fmt]
+        picked = AUTO_TEMPLATE[fmt]
+        return "tokenizer" if picked == "chatml" and has_chat_template(tokenizer) else picked
     if template in BUILTINS or is_custom(template):
         return template
     close = difflib.get_close_matches(str(template), BUILTINS, n=1)

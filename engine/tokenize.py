@@ -208,7 +208,7 @@ def encode_row(row: dict, info, cfg: "DataConfig", tokenizer) -> TokenizedSample
         info, cfg, part = info.row_part(row, cfg)
     try:
         record = to_record(row, info.format, info.mapping)
-        template = resolve_template(cfg.template, info.format)
+        template = resolve_template(cfg.template, info.format, tokenizer)
         rendered = render(record, template, eos_token=tokenizer.eos_token or "", tokenizer=tokenizer,
                           system_prompt=cfg.system_prompt, raw=row)
     except DataError as e:

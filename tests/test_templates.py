@@ -420,6 +420,8 @@ def test_encode_row(tok):
 
     msgs = info("messages", ["messages"], {"messages": "messages"})
     row = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}
-    s = encode_row(row, msgs, DataConfig(system_prompt="Sys", max_length=128), tok)
+    # auto on chat data: the tokenizer's own chat template (the tiny one is ChatML)
+    assert encode_row(row, msgs, DataConfig(max_length=128), tok).rendered.template == "tokenizer"
+    s = encode_row(row, msgs, DataConfig(template="chatml", system_prompt="Sys", max_length=128), tok)
     assert s.rendered.template == "chatml" and s.rendered.text.startswith("<|im_start|>system\nSys")
     assert split_decode(tok, s)[0] == "Yo<|im_end|>"

@@ -76,8 +76,11 @@ class TuneDeckApp(App):
     ]
 
     def __init__(self, state: AppState | None = None, *, start_screen: str = "data", autostart: bool = False,
-                 run_dir: str | None = None, attach: str | Path | None = None):
+                 run_dir: str | None = None, attach: str | Path | None = None, settings=None):
         super().__init__()
+        self.settings = settings  # tui.settings.Settings: key overrides by binding id, the theme (remembered)
+        if settings is not None:
+            self.set_keymap(settings.keys)
         if start_screen not in SCREENS:
             raise ValueError(f"start_screen must be one of {', '.join(SCREENS)}, got {start_screen!r}")
         self.state = state or AppState()
@@ -90,6 +93,12 @@ class TuneDeckApp(App):
         self.detached = False  # the terminal is gone (SIGHUP); see detach_from_terminal
 
     async def on_mount(self) -> None:
+        if self.settings is not None:
+            from .settings import save_theme
+
+            if self.settings.theme:
+                self.theme = self.settings.theme
+            self.theme_changed_signal.subscribe(self, lambda theme: save_theme(self.settings.path, theme.name))
         await self.switch_mode(self.start_screen)
         if self.attach is not None:
             self.open_run(self.attach)
@@ -291,8 +300,18 @@ def run_app(config_path: str | None = None, overrides: list[str] | None = None, 
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from textual.theme import BUILTIN_THEMES
+
+    from .keys import binding_ids
+    from .settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings(binding_ids=binding_ids(), themes=set(BUILTIN_THEMES))
+    except SettingsError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     state = AppState(config=cfg, config_path=Path(config_path) if config_path else None)
-    app = TuneDeckApp(state, start_screen=screen, autostart=start, run_dir=run_dir, attach=attach)
+    app = TuneDeckApp(state, start_screen=screen, autostart=start, run_dir=run_dir, attach=attach, settings=settings)
     import signal
 
     if hasattr(signal, "SIGHUP"):
@@ -304,3 +323,8 @@ def run_app(config_path: str | None = None, overrides: list[str] | None = None, 
 
         os._exit(app.return_code or 0)
     return app.return_code or 0
+
+
+from .keys import assign_ids  # noqa: E402  (after the App class: every binding gets its id)
+
+assign_ids()

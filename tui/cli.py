@@ -3,7 +3,8 @@
     tunedeck                                  the TUI on sample_data/quickstart.yaml
     tunedeck ui [--config FILE] [--screen S] [--start] [overrides]
     tunedeck train --config FILE [--data F] [--model M] [--max-steps N] [--run-dir D] [--set K=V ...] [--resume RUN]
-    tunedeck data FILE                        detected format, columns and row count
+    tunedeck data FILE [--config CFG]         detected format, columns, row count; CFG: template, token lengths
+    tunedeck serve [--host H] [--port P]      the app in a browser (textual-serve), localhost by default
     tunedeck init FILE                        write a config with every default
     tunedeck models pull smollm2-135m-instruct | models list
     tunedeck runs [--runs-dir D]              past runs as a table
@@ -26,8 +27,10 @@ from pathlib import Path
 from engine.errors import TuneDeckError
 from engine.tasks import TASK_NAMES
 
+from . import serve
 from .launch import add_arguments as add_launch_arguments
 from .launch import train_on_ranks
+from .lengths_cli import print_lengths
 from .screens import SCREENS
 
 QUICKSTART = "sample_data/quickstart.yaml"
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--screen", choices=SCREENS, default=SCREENS[0])
     ui.add_argument("--start", action="store_true", help="open the training screen and start at once")
     ui.set_defaults(func=cmd_ui)
+    serve.add_parser(sub, overrides, SCREENS)
 
     tr = sub.add_parser("train", parents=[overrides], help="train headless with a progress bar")
     tr.add_argument("--resume", metavar="RUN", help="continue a run from its last checkpoint")
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("path")
     data.add_argument("--format", default="auto")
     data.add_argument("--delimiter", default=None, metavar="SEP", help="CSV field separator (default: sniffed)")
+    data.add_argument("--config", "-c", metavar="CFG", help="also the template picked and token lengths with CFG's model")
     data.set_defaults(func=cmd_data)
 
     init = sub.add_parser("init", help="write a config file with every default")
@@ -251,6 +256,8 @@ def cmd_data(args) -> int:
     print(f"mapping: {mapping}")
     for warning in row_warnings(ds, info):
         print(f"warning: {warning}", file=sys.stderr)
+    if args.config:
+        print_lengths(args.path, args.config, args.format, args.delimiter)
     return 0
 
 

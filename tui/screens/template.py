@@ -29,8 +29,10 @@ from engine.errors import TuneDeckError
 from .. import custom_template
 from ..messages import Prepared, SampleReady, StatsReady
 from ..text import error_line
+from ..widgets.length_hist import LengthPanel
 from ..widgets.nav import NavTabs
 from ..widgets.sample_view import sample_text, token_counts, token_text
+from ..widgets.template_why import why_text
 
 _MOVE = Binding.Group("Next/prev")
 STATS_ROWS = 5000  # rows checked for the dataset-wide warnings (more: "≈", first N)
@@ -62,6 +64,7 @@ class TemplateScreen(Screen):
         Binding("v", "toggle_tokens", "Tokens"),
         Binding("t", "toggle_train_on_prompt", "Prompt loss", tooltip="Train on prompt: also compute loss on the prompt"),
         Binding("e", "edit", "Edit", tooltip="Edit a custom template (Esc in the editor cancels)"),
+        Binding("l", "lengths", "Lengths", show=False, tooltip="Token lengths of the whole dataset; m/M: max_length to p95/p99"),
         Binding("escape", "leave_field", "Back", show=False),
     ]
 
@@ -97,6 +100,7 @@ class TemplateScreen(Screen):
         yield Static("", id="tpl-head")
         with SampleScroll(id="tpl-view"):
             yield Static("", id="tpl-sample")
+        yield LengthPanel(id="tpl-lengths")
         yield Static("", id="tpl-stats")
         with Horizontal(id="tpl-goto-bar", classes="hidden"):
             yield Label("Go to row", classes="tpl-label")
@@ -217,7 +221,9 @@ class TemplateScreen(Screen):
         prompt, trained, total = token_counts(s)
         t = Text()
         t.append(f"Row {index + 1:,}/{len(self.ds):,}", style="bold")
-        name = resolve_template(cfg.template, self.info.format) if cfg.template in BUILTIN_TEMPLATES else "custom"
+        name = "custom"
+        if cfg.template in BUILTIN_TEMPLATES:
+            name = resolve_template(cfg.template, self.info.format, self.tokenizer)
         name = s.source or f"{name}{' (auto)' if cfg.template == 'auto' else ''}"  # data.datasets: its dataset, template
         t.append(f" · {name} · ", style="dim")
         t.append(f"prompt {prompt}", style="dim")
@@ -231,7 +237,7 @@ class TemplateScreen(Screen):
         elif s.num_trained == 0:
             t.append("\n⚠ no trained tokens: the answer is past max_length, so the trainer drops it",
                      style="bold yellow")
-        return t
+        return t + why_text(cfg, self.info, self.tokenizer)
 
     def _draw_sample(self) -> None:
         if self.sample is None or self.tokenizer is None:
@@ -308,6 +314,7 @@ class TemplateScreen(Screen):
             t.append(f", {msg.errors:,} cannot be formatted ({msg.first_error})", style="bold red")
         if msg.checked < msg.total:
             t.append(f" (first {msg.checked:,} of {msg.total:,} rows{'' if msg.done else ' so far'})", style="dim")
+        t.append(" · l: token lengths", style="dim")
         self.query_one("#tpl-stats", Static).update(t)
 
     # -- controls ---------------------------------------------------------------------------------
@@ -396,6 +403,7 @@ class TemplateScreen(Screen):
 
     def _changed(self, stats_delay: float = 0.3) -> None:
         self._refresh_sample()
+        self.query_one(LengthPanel).changed(self.ds, self.info, self.tokenizer)
         self._schedule_stats(stats_delay)
 
     def action_step(self, delta: int) -> None:
@@ -420,6 +428,9 @@ class TemplateScreen(Screen):
             self.index = max(0, min(int(event.value) - 1, len(self.ds) - 1))
             self._refresh_sample()
         self.query_one("#tpl-view").focus()
+
+    def action_lengths(self) -> None:
+        self.query_one(LengthPanel).toggle(self.ds, self.info, self.tokenizer)
 
     def action_toggle_tokens(self) -> None:
         self.show_tokens = not self.show_tokens
