@@ -113,6 +113,8 @@ class TrainingConfig:
     eval_steps: int = _f(50, help="Evaluate on the validation split every N steps.", gt=0)
     save_total_limit: int = _f(3, help="Keep at most this many checkpoints.", gt=0)
     seed: int = _f(42, help="Random seed for data order, LoRA init and dropout.", ge=0)
+    report_to: list[str] = _f(default_factory=list, help="Experiment trackers to log to, e.g. [tensorboard, wandb] (tensorboard logs in the run folder, W&B offline unless WANDB_MODE is set); [] = none.", trackers=True)
+    oom_recovery: str = _f("auto", help="Out of device memory: halve the micro-batch, double gradient_accumulation and go on from the last checkpoint (3 times at most); auto = on for CUDA.", choices=("auto", "on", "off"))
 
 
 @dataclass
