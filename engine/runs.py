@@ -127,9 +127,9 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
     session_start: float | None = None
     last_time: float | None = None
     finished_loss: float | None = None
-    peak: tuple[float | None, str] = (None, "")
-    oom: list[OomRecovered] = []
+    notes = _Replay()  # the device monitor's peak and the OOM recoveries
     for ev in read_events(rd / rundir.METRICS_FILE):
+        _device_notes(ev, notes)
         if first_time is None:
             first_time = ev.time
         if session_start is None:
@@ -143,11 +143,6 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
             max_steps = ev.max_steps or max_steps
             if ev.loss is not None:
                 final_loss = ev.loss
-            mb = peak_mb(ev)
-            if mb is not None and (peak[0] is None or mb > peak[0]):
-                peak = (mb, ev.device or "")
-        elif isinstance(ev, OomRecovered):
-            oom.append(ev)
         elif isinstance(ev, EvalLogged):
             if ev.eval_loss is not None and (best_eval is None or ev.eval_loss < best_eval):
                 best_eval = ev.eval_loss
@@ -166,7 +161,16 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
         duration += end - session_start
     if finished_loss is not None:
         final_loss = finished_loss
-    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration, qa_scores, peak, oom)
+    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration, qa_scores, notes.peak, notes.oom)
+
+
+def _device_notes(ev, notes: _Replay) -> None:
+    if isinstance(ev, StepLogged):
+        mb = peak_mb(ev)
+        if mb is not None and (notes.peak[0] is None or mb > notes.peak[0]):
+            notes.peak = (mb, ev.device or "")
+    elif isinstance(ev, OomRecovered):
+        notes.oom.append(ev)
 
 
 def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
