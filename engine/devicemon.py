@@ -54,8 +54,8 @@ def _cpu() -> dict[str, Any]:
 
 
 def peak_mb(event) -> float | None:
-    """The peak memory a step event reports: CUDA's peak allocated, the process's peak RSS, or (older runs) memory_mb."""
-    for key in ("mem_peak_mb", "rss_peak_mb", "memory_mb"):
+    """The peak memory a step event reports: CUDA's peak allocated or the process's peak RSS (None before the monitor)."""
+    for key in ("mem_peak_mb", "rss_peak_mb"):
         value = getattr(event, key, None)
         if value is not None:
             return value

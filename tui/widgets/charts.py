@@ -225,7 +225,7 @@ class TrainingCharts(Horizontal):
         chart = self.query_one("#chart-loss", Chart)
         chart.marks = list(h.oom_steps)
         if h.oom_steps:
-            title += f" · out of memory, smaller batches: red ({len(h.oom_steps)})"
+            title += f" · red line: out of memory, micro-batch halved ({len(h.oom_steps)}×)"
         chart.show(title, loss)
         self.query_one("#chart-lr", Chart).show(SIDE_TITLES["lr"], [(h.steps, h.lr, "green")])
         self.query_one("#chart-tps", Chart).show(SIDE_TITLES["tps"], [(h.tps_steps, h.tps, "magenta")])
