@@ -73,3 +73,35 @@ def test_wandb_runs_offline_into_the_run_folder(tiny_model_dir, tmp_path, monkey
     result = train(cfg)
     assert result.status == "finished", result.last_event
     assert list((result.run_dir / "wandb").glob("offline-run-*")), "W&B wrote no offline run in the run folder"
+
+
+async def test_the_config_screen_edits_report_to_as_a_list(tmp_path):
+    from textual.widgets import Input
+
+    from tui.app import TuneDeckApp
+    from tui.screens.config import cli_command, widget_id
+    from tui.state import AppState
+
+    cfg = load_config(None, {"data.path": "sample_data/tunedeck_qa.jsonl", "output.runs_dir": str(tmp_path / "runs")})
+    app = TuneDeckApp(AppState(config=cfg), start_screen="config")
+    async with app.run_test(size=(100, 30)) as pilot:
+        box = app.screen.query_one("#" + widget_id("training.report_to"), Input)
+        assert box.value == "[]"
+        box.focus()
+        box.value = ""
+        await pilot.press(*"tensorboard, wanb")
+        error = app.screen.query_one("#" + widget_id("training.report_to") + "-err")
+        for _ in range(50):
+            if "did you mean wandb" in str(error.render()):
+                break
+            await pilot.pause(0.1)
+        assert "unknown tracker 'wanb' (did you mean wandb?)" in str(error.render())
+        # The config keeps the last valid value (typed on the way: tensorboard); the form shows the mistake.
+        assert app.state.config.training.report_to == ["tensorboard"] and "training.report_to" in app.state.invalid
+        await pilot.press("backspace", "backspace", "backspace", "backspace", *"wandb")
+        for _ in range(50):
+            if app.state.config.training.report_to == ["tensorboard", "wandb"]:
+                break
+            await pilot.pause(0.1)
+        assert app.state.config.training.report_to == ["tensorboard", "wandb"] and not app.state.invalid
+        assert "--set training.report_to='[tensorboard, wandb]'" in cli_command(app.state.config, None)
