@@ -69,22 +69,25 @@ def _oom_error():
 def fit_healing(fit: Callable, cfg, rd: Path, resume_ckpt, emit: Callable[[Event], None], device: str):
     """``fit(cfg, resume_ckpt, emit)`` -> the task's FitResult; on out-of-memory, again with half the micro-batch
     from the last checkpoint (see the module docstring). Any other error, or the fourth OOM, propagates."""
-    seen = {"step": 0, "max_steps": 0}
+    seen = {"step": 0, "max_steps": 0, "training": False}
 
     def watch(event: Event) -> None:
         if isinstance(event, StepLogged):
             seen["step"] = event.step
         elif isinstance(event, RunStarted):
-            seen["step"], seen["max_steps"] = event.resumed_from_step, event.max_steps
+            seen["step"], seen["max_steps"], seen["training"] = event.resumed_from_step, event.max_steps, True
         emit(event)
 
     oom = _oom_error()
     recoveries = 0
     while True:
+        seen["training"] = False
         try:
             return fit(cfg, resume_ckpt, watch)
         except oom as exc:
-            shrink = smaller(cfg) if enabled(cfg, device) and recoveries < MAX_RECOVERIES else None
+            # Only a step's OOM is healed: loading the model does not get smaller with the batch.
+            healable = seen["training"] and enabled(cfg, device) and recoveries < MAX_RECOVERIES
+            shrink = smaller(cfg) if healable else None
             if shrink is None:
                 raise
             error = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]

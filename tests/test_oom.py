@@ -113,3 +113,17 @@ def test_what_halving_the_micro_batch_means(sets, shrunk):
     from engine.oom import smaller
 
     assert smaller(load_config(None, sets)) == shrunk
+
+
+def test_an_oom_while_loading_the_model_is_not_retried(tiny_model_dir, tmp_path, monkeypatch):
+    import engine.model
+
+    def no_room(*args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(engine.model, "load_base_model", no_room)
+    data = write_jsonl(tmp_path / "qa.jsonl", ROWS)
+    events = []
+    result = train(tiny_config(tiny_model_dir, data, tmp_path, **{"training.oom_recovery": "on"}), on_event=events.append)
+    assert result.status == "failed" and events[-1].hint.startswith("Out of memory")
+    assert not any(isinstance(e, OomRecovered) for e in events)  # a smaller batch would not make the model fit
