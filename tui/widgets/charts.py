@@ -224,8 +224,9 @@ class TrainingCharts(Horizontal):
             title = "loss: train (cyan), eval (orange)"
         chart = self.query_one("#chart-loss", Chart)
         chart.marks = list(h.oom_steps)
-        if h.oom_steps:
-            title += f" · red line: out of memory, micro-batch halved ({len(h.oom_steps)}×)"
+        if h.oom_steps:  # short: a title wider than the chart is not drawn
+            title = ("loss: train (cyan), eval (orange), OOM (red)" if h.eval_steps
+                     else f"loss · red: out of memory ({len(h.oom_steps)}×)")
         chart.show(title, loss)
         self.query_one("#chart-lr", Chart).show(SIDE_TITLES["lr"], [(h.steps, h.lr, "green")])
         self.query_one("#chart-tps", Chart).show(SIDE_TITLES["tps"], [(h.tps_steps, h.tps, "magenta")])
