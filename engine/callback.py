@@ -15,6 +15,7 @@ from typing import Any, Callable
 from transformers import TrainerCallback
 
 from . import rundir
+from .devicemon import sample as device_sample
 from .distributed import any_rank, world
 from .events import CheckpointSaved, EvalLogged, Event, RunStarted, StepLogged
 from .throughput import cuda_peak_flops, model_flops_utilization
@@ -92,6 +93,7 @@ class EventCallback(TrainerCallback):
                 tokens_per_second=round(tps, 2) if tps else None, tokens_seen=int(tokens),
                 elapsed=round(elapsed, 3), eta=round(eta, 1) if eta is not None else None,
                 memory_mb=_memory_mb(self.device), mfu=round(mfu, 4) if mfu is not None else None,
+                **device_sample(self.device),  # engine.devicemon: memory (and CUDA utilisation) now
             ))
             grad_norm = _float_or_none(logs.get("grad_norm"))
             if not math.isfinite(loss) or (grad_norm is not None and not math.isfinite(grad_norm)):

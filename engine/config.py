@@ -117,6 +117,8 @@ class TrainingConfig:
     seed: int = _f(42, help="Random seed for data order, LoRA init and dropout.", ge=0)
     processes: int = _f(1, help="Training processes on this machine (one per GPU); more than 1 starts them through torchrun (docs/distributed.md).", ge=1)
     distributed: str = _f("ddp", help="How several processes share the work: ddp (a model copy each), fsdp deepspeed (ZeRO-3) or deepspeed_zero2: shards over the processes.", choices=("ddp", "fsdp", "deepspeed", "deepspeed_zero2"))
+    report_to: list[str] = _f(default_factory=list, help="Experiment trackers to log to, e.g. [tensorboard, wandb] (tensorboard logs in the run folder, W&B offline unless WANDB_MODE is set); [] = none.", trackers=True)
+    oom_recovery: str = _f("auto", help="Out of device memory: halve the micro-batch, double gradient_accumulation and go on from the last checkpoint (3 times at most); auto = on for CUDA.", choices=("auto", "on", "off"))
 
 
 @dataclass

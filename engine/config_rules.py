@@ -69,6 +69,27 @@ def _modules(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _tracker_list(value: Any) -> Any:
+    """``tensorboard``, ``tensorboard, wandb``, ``[tensorboard]`` or ``none``: a list of tracker names."""
+    value = _yaml_text(value)
+    if isinstance(value, str):
+        value = [] if value.strip().lower() in NULL_WORDS else [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, list):
+        return list(dict.fromkeys(v.strip() if isinstance(v, str) else v for v in value))  # each tracker once
+    return value
+
+
+def _known_trackers(value: list) -> list:
+    from .trackers import TRACKERS
+
+    for name in value:
+        if name not in TRACKERS:
+            close = difflib.get_close_matches(name, TRACKERS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"unknown tracker {_fmt(name)}{hint}; use [] for none or a list of {', '.join(TRACKERS)}")
+    return value
+
+
 def _template_check(builtins: tuple[str, ...]):
     def check(value: str) -> str:
         if not value.strip():
@@ -91,6 +112,10 @@ def _base_type(spec: FieldSpec) -> Any:
     if spec.path == "lora.target_modules":
         names = list[Annotated[StrictStr, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.]*$")]]
         return Annotated[Union[Literal["all-linear"], Annotated[names, Field(min_length=1)]], BeforeValidator(_modules)]
+    if rules.get("trackers"):
+        from pydantic import AfterValidator
+
+        return Annotated[list[StrictStr], BeforeValidator(_tracker_list), AfterValidator(_known_trackers)]
     if spec.choices:
         return Annotated[Literal[spec.choices], BeforeValidator(_strip)]  # type: ignore[valid-type]
     if spec.type in ("int", "float"):
@@ -129,6 +154,8 @@ def _message(spec: FieldSpec, err: dict, value: Any) -> str:
         return f"must be {BOUNDS[rule]} {_num(ctx[rule])}, got {_num(value)}"
     if spec.path == "lora.target_modules":
         return f"must be all-linear or a list of module names like [q_proj, v_proj], got {got}"
+    if spec.rules.get("trackers") and kind != "value_error":
+        return f"must be a list of tracker names like [tensorboard, wandb], or [] for none, got {got}"
     if kind == "literal_error" and spec.choices:
         return f"must be one of {', '.join(spec.choices)}, got {got}"
     if spec.type == "int":
@@ -161,6 +188,8 @@ def check(spec: FieldSpec, value: Any) -> Any:
     if value is None:
         if spec.rules.get("nullable"):
             return None
+        if spec.rules.get("trackers"):
+            return []  # none
         raise ConfigError([(spec.path, "must be set, got nothing")])
     try:
         return _adapter(spec).validate_python(value)

@@ -73,6 +73,26 @@ class StepLogged(Event):
     eta: float | None = None
     memory_mb: float | None = None
     mfu: float | None = None  # model FLOPs utilisation, 0..1, CUDA runs on a known GPU only (engine.throughput.model_flops_utilization)
+    # The device monitor (engine.devicemon.sample), MiB: CUDA memory and utilisation (%), or the process's RSS on CPU.
+    device: str | None = None  # "cuda:0" | "cpu"
+    mem_allocated_mb: float | None = None
+    mem_reserved_mb: float | None = None
+    mem_peak_mb: float | None = None
+    mem_total_mb: float | None = None
+    gpu_util: float | None = None  # torch.cuda.utilization(), where pynvml is installed
+    rss_mb: float | None = None
+    rss_peak_mb: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        for key in DEVICE_FIELDS:  # only what this device has
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+DEVICE_FIELDS = ("device", "mem_allocated_mb", "mem_reserved_mb", "mem_peak_mb", "mem_total_mb", "gpu_util",
+                 "rss_mb", "rss_peak_mb")
 
 
 @dataclass
@@ -136,6 +156,23 @@ class RunFailed(Event):
 
 
 @dataclass
+class OomRecovered(Event):
+    """A step ran out of device memory; training goes on from the last checkpoint with micro-batches half as
+    big and gradient accumulation twice as long: the same effective batch and learning-rate schedule (engine.oom)."""
+
+    name: ClassVar[str] = "oom_recovered"
+    step: int  # the last step logged before memory ran out
+    resumed_from_step: int  # the checkpoint training goes on from (0: the start)
+    unit: str  # what a micro-batch counts: "samples" (training.batch_size) or "tokens" (training.max_tokens_per_batch)
+    old_micro_batch: int
+    new_micro_batch: int
+    old_gradient_accumulation: int
+    new_gradient_accumulation: int
+    attempt: int = 1  # 1..engine.oom.MAX_RECOVERIES
+    error: str = ""
+
+
+@dataclass
 class MessageLogged(Event):
     """A line for the log pane (loading the model, preparing data, ...)."""
 
@@ -146,7 +183,8 @@ class MessageLogged(Event):
 
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.name: cls
-    for cls in (RunStarted, StepLogged, EvalLogged, CheckpointSaved, RunFinished, RunStopped, RunFailed, MessageLogged)
+    for cls in (RunStarted, StepLogged, EvalLogged, CheckpointSaved, RunFinished, RunStopped, RunFailed, MessageLogged,
+                OomRecovered)
 }
 TERMINAL_EVENTS = (RunFinished, RunStopped, RunFailed)
 

@@ -24,8 +24,9 @@ from typing import Any
 
 from . import rundir
 from .config import Config
+from .devicemon import peak_mb
 from .errors import RunError, TuneDeckError
-from .events import TERMINAL_EVENTS, EvalLogged, RunFinished, RunStarted, StepLogged, read_events
+from .events import TERMINAL_EVENTS, EvalLogged, OomRecovered, RunFinished, RunStarted, StepLogged, read_events
 from .runlock import pid_alive, record_killed
 
 
@@ -52,6 +53,9 @@ class RunSummary:
     config: Config | None = None
     exact_match: float | None = None  # extractive QA: the last eval's EM and F1 (0..100)
     f1: float | None = None
+    peak_memory_mb: float | None = None  # the device monitor's peak over the run (CUDA peak allocated, or peak RSS)
+    peak_device: str = ""  # cuda:0 | cpu (empty for runs from before the device monitor)
+    oom_recoveries: list[OomRecovered] = field(default_factory=list)  # engine.oom, in order
 
     @property
     def lineage(self) -> list[str]:
@@ -108,6 +112,8 @@ class _Replay:
     first_time: float | None = None
     duration: float = 0.0
     qa_scores: tuple[float | None, float | None] = (None, None)  # extractive QA: the last eval's EM and F1
+    peak: tuple[float | None, str] = (None, "")  # (MiB, device) the device monitor's peak
+    oom: list = field(default_factory=list)
 
 
 def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
@@ -121,7 +127,9 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
     session_start: float | None = None
     last_time: float | None = None
     finished_loss: float | None = None
+    notes = _Replay()  # the device monitor's peak and the OOM recoveries
     for ev in read_events(rd / rundir.METRICS_FILE):
+        _device_notes(ev, notes)
         if first_time is None:
             first_time = ev.time
         if session_start is None:
@@ -153,7 +161,16 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
         duration += end - session_start
     if finished_loss is not None:
         final_loss = finished_loss
-    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration, qa_scores)
+    return _Replay(steps, max_steps, final_loss, best_eval, first_time, duration, qa_scores, notes.peak, notes.oom)
+
+
+def _device_notes(ev, notes: _Replay) -> None:
+    if isinstance(ev, StepLogged):
+        mb = peak_mb(ev)
+        if mb is not None and (notes.peak[0] is None or mb > notes.peak[0]):
+            notes.peak = (mb, ev.device or "")
+    elif isinstance(ev, OomRecovered):
+        notes.oom.append(ev)
 
 
 def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
@@ -193,6 +210,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         final_loss=final_loss, best_eval_loss=best_eval, duration_s=round(max(0.0, duration), 3), started=started,
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
         checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg, exact_match=replay.qa_scores[0], f1=replay.qa_scores[1],
+        peak_memory_mb=replay.peak[0], peak_device=replay.peak[1], oom_recoveries=replay.oom,
     )
 
 

@@ -47,7 +47,9 @@ def run_name(cfg: Config) -> str:
 def _prepare(cfg: Config, emit) -> tuple:
     """Every config and data check (device, tokenizer, tokenised data), before the run folder is touched."""
     from .tasks import get_task
+    from .trackers import check_installed
 
+    check_installed(cfg)  # training.report_to: a tracker that is not installed is refused here
     return get_task(cfg.task).prepare(cfg, emit)
 
 
@@ -119,12 +121,16 @@ def _fit_and_report(cfg: Config, rd: Path, resume_ckpt, emit, stop, save_now, pr
     """Fit, then the run's last event and status: finished, stopped (with its checkpoint) or failed."""
     from . import runsafety
     from .failures import NaNLoss, run_failure
+    from .oom import fit_healing
     from .tasks import get_task
 
     t0 = time.time()
     step = 0
     try:
-        result = get_task(cfg.task).fit(cfg, rd, resume_ckpt, emit, stop, save_now, prep)
+        def fit(c, ckpt, emit_):
+            return get_task(c.task).fit(c, rd, ckpt, emit_, stop, save_now, prep)
+
+        result = fit_healing(fit, cfg, rd, resume_ckpt, emit, prep[0])  # out of memory: smaller micro-batches (engine.oom)
         step = result.final_step
         if result.nan_step is not None:
             raise NaNLoss(result.nan_step, rundir.last_checkpoint(rd))

@@ -211,6 +211,8 @@ def supports_padding_free(model) -> bool:
 def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool, **extra):
     from transformers import TrainingArguments
 
+    from .trackers import report_to
+
     t = cfg.training
     return TrainingArguments(
         output_dir=str(output_dir),
@@ -232,7 +234,8 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
         eval_steps=t.eval_steps if has_eval else None,
         seed=t.seed,
         data_seed=t.seed,
-        report_to="none",
+        report_to=report_to(cfg),  # engine.trackers; the run's name in a tracker is its folder's
+        run_name=output_dir.parent.name,
         disable_tqdm=True,
         use_cpu=device == "cpu",
         bf16=device == "cuda" and dtype == "bfloat16",
@@ -249,8 +252,11 @@ def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, h
 
 
 def quiet_trainer(trainer) -> None:
-    """Remove the Trainer's printing callbacks: stdout belongs to the UI."""
+    """Remove the Trainer's printing callbacks: stdout belongs to the UI; trackers' files go in the run folder."""
     from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    from .trackers import place_logs
 
     for noisy in (PrinterCallback, ProgressCallback):
         trainer.remove_callback(noisy)
+    place_logs(trainer, Path(trainer.args.output_dir).parent)  # output_dir is the run's checkpoints/

@@ -46,7 +46,7 @@ def test_piped_train_output_has_no_library_noise_and_one_line_per_step(tiny_mode
     lines = out.splitlines()
     steps = [line for line in lines if line.startswith("step ")]
     assert [s.split()[1] for s in steps] == ["1/3", "2/3", "3/3"], out
-    assert all(all(w in s for w in ("loss ", "lr ", "tok/s", "ETA ")) for s in steps)
+    assert all(all(w in s for w in ("loss ", "lr ", "tok/s", "ETA ", "RSS ")) for s in steps)  # RSS: the device monitor
     run_line = next(line for line in lines if line.startswith("Run "))
     assert "4-bit" in run_line and "4bit" not in run_line  # words, not the config value
     assert any("(4-bit, compute float32)" in line for line in lines)
@@ -86,7 +86,7 @@ def test_train_on_a_terminal_draws_a_rich_progress_bar(tiny_model_dir, tmp_path)
         assert noise not in out, (noise, out)
     bar = [line for line in re.split(r"[\r\n]", out) if line.startswith("train ")]
     assert bar and "━" in bar[-1], out
-    assert all(w in bar[-1] for w in ("step 3/3", "loss ", "tok/s", "ETA ")), bar[-1]
+    assert all(w in bar[-1] for w in ("step 3/3", "loss ", "tok/s", "ETA ", "RSS ")), bar[-1]  # 120 columns: room for it
     assert not re.search(r"^step \d+/\d+ ", out, re.M)  # the bar, not the plain per-step lines
 
 

@@ -28,6 +28,7 @@ from engine.errors import TuneDeckError
 from engine.tasks import TASK_NAMES
 
 from . import serve
+from .device_line import peak_cell, status_cell
 from .launch import add_arguments as add_launch_arguments
 from .launch import train_on_ranks
 from .lengths_cli import print_lengths
@@ -315,15 +316,14 @@ def cmd_runs(args) -> int:
     if not summaries:
         print(f"no runs in {args.runs_dir}/ yet; start one with: tunedeck train --config {QUICKSTART}")
         return 0
-    header = ("NAME", "STATUS", "MODEL", "DATASET", "STEPS", "FINAL LOSS", "BEST EVAL", "DURATION", "STARTED")
+    header = ("NAME", "STATUS", "MODEL", "DATASET", "STEPS", "FINAL LOSS", "BEST EVAL", "PEAK MEM", "DURATION", "STARTED")
     rows = [header]
     for s in summaries:
         rows.append((
-            s.name, s.status, s.model_short, s.dataset_short,
+            s.name, status_cell(s), s.model_short, s.dataset_short,
             f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps),
             f"{s.final_loss:.4f}" if s.final_loss is not None else "-",
-            f"{s.best_eval_loss:.4f}" if s.best_eval_loss is not None else "-",
-            format_duration(s.duration_s),
+            f"{s.best_eval_loss:.4f}" if s.best_eval_loss is not None else "-", peak_cell(s), format_duration(s.duration_s),
             s.started.strftime("%Y-%m-%d %H:%M") if s.started else "-",
         ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]

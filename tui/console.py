@@ -18,6 +18,8 @@ from engine.model import quantization_words
 
 from .text import hms
 
+DEVICE_COLUMN_WIDTH = 110  # terminal columns from which the progress bar also shows the device's memory
+
 
 class ProgressView:
     """Draws training events: a rich progress bar on a terminal, one plain line per step otherwise.
@@ -32,12 +34,15 @@ class ProgressView:
             console.soft_wrap = True  # a log line is one line, however long
         self.progress = None
         self.task = None
+        self.dev = False
 
     def _out(self):
         return self.progress.console if self.progress is not None else self.console
 
     def __call__(self, event) -> None:
-        from engine.events import CheckpointSaved, EvalLogged, MessageLogged, RunStarted, StepLogged
+        from engine.events import CheckpointSaved, EvalLogged, MessageLogged, OomRecovered, RunStarted, StepLogged
+
+        from .device_line import device_compact, oom_words
 
         out = self._out()
         if isinstance(event, MessageLogged):
@@ -51,12 +56,15 @@ class ProgressView:
                 self._start(event)
         elif isinstance(event, StepLogged):
             tps = f"{event.tokens_per_second:,.0f} tok/s" if event.tokens_per_second else "- tok/s"
+            dev = device_compact(event)
             if self.progress is not None and self.task is not None:
-                self.progress.update(self.task, completed=event.step, total=event.max_steps,
+                self.progress.update(self.task, completed=event.step, total=event.max_steps, dev=dev if self.dev else "",
                                      loss=f"loss {event.loss:.4f}", tps=tps, eta=f"ETA {hms(event.eta, unknown='?')}")
             else:
                 out.print(f"step {event.step}/{event.max_steps}  loss {event.loss:.4f}  lr {event.learning_rate:.2e}  "
-                          f"{tps}  ETA {hms(event.eta, unknown='?')}", highlight=False)
+                          f"{tps}  ETA {hms(event.eta, unknown='?')}" + (f"  {dev}" if dev else ""), highlight=False)
+        elif isinstance(event, OomRecovered):
+            out.print(f"[yellow]{oom_words(event).capitalize()}[/]", highlight=False)
         elif isinstance(event, EvalLogged):
             ppl = f"  perplexity {event.perplexity:.2f}" if event.perplexity else ""
             if event.f1 is not None:
@@ -71,11 +79,12 @@ class ProgressView:
         self.progress = Progress(
             TextColumn("[bold]train"), BarColumn(), TextColumn("step"), MofNCompleteColumn(),
             TextColumn("{task.fields[loss]}"), TextColumn("{task.fields[tps]}"), TextColumn("{task.fields[eta]}"),
-            console=self.console, transient=False,
+            TextColumn("[dim]{task.fields[dev]}"), console=self.console, transient=False,
         )
+        self.dev = self.console.width >= DEVICE_COLUMN_WIDTH  # the device's memory, where the line has room
         self.progress.start()
         self.task = self.progress.add_task("train", total=event.max_steps, completed=event.resumed_from_step,
-                                           loss="loss -", tps="- tok/s", eta="ETA ?")
+                                           loss="loss -", tps="- tok/s", eta="ETA ?", dev="")
 
     def close(self) -> None:
         if self.progress is not None:

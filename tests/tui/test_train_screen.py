@@ -102,7 +102,7 @@ async def test_scripted_run_updates_charts_progress_log_and_notifies(tmp_path, m
         assert history.loss[0] == pytest.approx(2.75) and history.eval_steps == [4, 8]
         assert len(history.tps) == MAX_STEPS
         assert "step 8/8" in text(app, "#progress-text") and "ETA 0:00:00" in text(app, "#progress-text")
-        assert "cpu (2 cores)" in text(app, "#status-line") and "mem 1.5 GB" in text(app, "#status-line")
+        assert text(app, "#device-line") == "cpu (2 cores) · mem 1.5 GiB"  # recorded before the device monitor
         notes = screen.notifications
         assert [sev for sev, _ in notes].count("information") == 3  # two checkpoints and the finish
         assert any("Training finished" in t and "runs/demo" in t for _, t in notes)

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Label, Static
 from engine import rundir
 from engine.runs import RunSummary, delete_run, format_duration, list_summaries
 
+from ..device_line import peak_words
 from ..messages import RunsListed
 from ..text import fmt_loss
 from ..widgets.confirm import Confirm
@@ -189,6 +190,8 @@ class RunsScreen(Screen):
         started = f" · started {s.started:%Y-%m-%d %H:%M}" if s.started else ""
         out.append(qa_detail(s))
         out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}{started}\n", style="dim")
+        if peak_words(s):  # the device monitor's peak, out-of-memory recoveries (tui/device_line.py)
+            out.append(peak_words(s) + "\n", style="yellow" if s.oom_recoveries else "dim")
         out.append(self._next_steps(s), style="italic")
         detail.update(out)
 

@@ -21,7 +21,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual_plotext import PlotextPlot
 
-from engine.events import EvalLogged, StepLogged
+from engine.events import EvalLogged, OomRecovered, StepLogged
 
 SIDE_CHARTS = ("lr", "tps")
 SIDE_TITLES = {"lr": "learning rate", "tps": "tokens/s"}
@@ -40,8 +40,9 @@ class History:
     eval_loss: list[float] = field(default_factory=list)
     eval_ppl: list[float | None] = field(default_factory=list)
     eval_em: list[float] = field(default_factory=list)  # extractive QA: exact match and F1 (0..100), nan elsewhere
-    eval_f1: list[float] = field(default_factory=list)  # classification: macro F1 (0..1)
+    eval_f1: list[float] = field(default_factory=list)  # QA: F1 (0..100); classification: macro F1 (0..1)
     eval_acc: list[float] = field(default_factory=list)  # classification: accuracy (0..1), nan elsewhere
+    oom_steps: list[int] = field(default_factory=list)  # OomRecovered: where training went on with smaller micro-batches
 
     @classmethod
     def from_events(cls, events) -> "History":
@@ -57,6 +58,8 @@ class History:
             self.add_step(e)
         elif isinstance(e, EvalLogged):
             self.add_eval(e)
+        elif isinstance(e, OomRecovered):
+            self.oom_steps.append(e.resumed_from_step)
         else:
             return False
         return True
@@ -127,6 +130,7 @@ class Chart(PlotextPlot):
         self.title = title
         self.sci = sci  # learning rates: y labels like 2.0e-04
         self.series: list[tuple[list, list, str]] = []
+        self.marks: list[int] = []  # steps marked with a vertical line (out-of-memory recoveries)
         self.frame_cost = 0.0  # seconds the last frame of this chart took to draw (see TrainingCharts.frame_cost)
 
     def show(self, title: str, series: list[tuple[list, list, str]]) -> None:
@@ -158,6 +162,8 @@ class Chart(PlotextPlot):
                 plt.plot(xs, ys, marker="braille", color=color)
                 all_x += xs
                 all_y += ys
+        for x in self.marks if all_x else ():
+            plt.vline(x, "red")
         if not all_x:
             plt.xlim(0, 1)
             plt.ylim(0, 1)
@@ -218,7 +224,12 @@ class TrainingCharts(Horizontal):
         if h.eval_steps:  # a legend box would hide the first steps; the title names the colours instead
             loss.append((h.eval_steps, h.eval_loss, "orange"))
             title = "loss: train (cyan), eval (orange)"
-        self.query_one("#chart-loss", Chart).show(title, loss)
+        chart = self.query_one("#chart-loss", Chart)
+        chart.marks = list(h.oom_steps)
+        if h.oom_steps:  # short: a title wider than the chart is not drawn
+            title = ("loss: train (cyan), eval (orange), OOM (red)" if h.eval_steps
+                     else f"loss · red: out of memory ({len(h.oom_steps)}×)")
+        chart.show(title, loss)
         self.query_one("#chart-lr", Chart).show(SIDE_TITLES["lr"], [(h.steps, h.lr, "green")])
         self.query_one("#chart-tps", Chart).show(SIDE_TITLES["tps"], [(h.tps_steps, h.tps, "magenta")])
         from .qa_charts import show_qa_chart

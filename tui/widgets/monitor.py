@@ -22,6 +22,7 @@ from engine.events import (
     EvalLogged,
     Event,
     MessageLogged,
+    OomRecovered,
     RunFailed,
     RunFinished,
     RunStarted,
@@ -52,6 +53,10 @@ def describe(e: Event) -> tuple[str, str] | None:
                 f"{e.max_steps} steps, {e.trainable_params:,} trainable of {e.total_params:,} parameters{resumed}", "info")
     if isinstance(e, MessageLogged):
         return e.text, e.level
+    if isinstance(e, OomRecovered):
+        from ..device_line import oom_words
+
+        return oom_words(e).capitalize(), "warning"
     if isinstance(e, CheckpointSaved):
         if e.stopping:  # the stop line that follows names it: one message
             return None
@@ -84,6 +89,7 @@ class RunMonitor(Vertical):
             yield ProgressBar(id="progress", show_eta=False, show_percentage=True)
             yield Static("", id="progress-text")
         yield Static("", id="status-line")
+        yield Static("", id="device-line")
         yield RichLog(id="log", wrap=True, markup=False, max_lines=5000)
 
     def on_mount(self) -> None:
@@ -99,6 +105,7 @@ class RunMonitor(Vertical):
         self.query_one("#log", RichLog).clear()
         self.query_one("#progress", ProgressBar).update(total=None, progress=0)
         self.query_one("#status-line", Static).update("")
+        self.query_one("#device-line", Static).update("")
         self.show_progress()
 
     def handle_event(self, e: Event) -> None:
@@ -110,8 +117,8 @@ class RunMonitor(Vertical):
         if isinstance(e, StepLogged):
             self.charts.history.add_step(e)
             self.last_step = e
-        elif isinstance(e, EvalLogged):
-            self.charts.history.add_eval(e)
+        elif isinstance(e, (EvalLogged, OomRecovered)):
+            self.charts.history.record(e)
         elif isinstance(e, RunStarted):
             self.started = e
             if e.truncated_samples or e.dropped_samples:
@@ -149,12 +156,14 @@ class RunMonitor(Vertical):
         bar = self.query_one("#progress", ProgressBar)
         text = self.query_one("#progress-text", Static)
         status = self.query_one("#status-line", Static)
+        from ..device_line import device_line
+
+        self.query_one("#device-line", Static).update(device_line(e, self.started.device if self.started else ""),
+                                                      layout=False)
         if e is None:
             total = self.started.max_steps if self.started else None
             bar.update(total=total, progress=self.started.resumed_from_step if self.started else 0)
             text.update(f"step 0/{total}" if total else ("loading…" if self.waiting else "no run yet"), layout=False)
-            if self.started:
-                status.update(f"device {self.started.device}", layout=False)
             return
         bar.update(total=max(e.max_steps, 1), progress=e.step)
         text.update(f"step {e.step}/{e.max_steps} · epoch {e.epoch:.2f} · {hms(e.elapsed)} · ETA {hms(e.eta)}", layout=False)
@@ -173,10 +182,6 @@ class RunMonitor(Vertical):
         mfu = getattr(e, "mfu", None)
         if mfu:
             parts.append(f"MFU {mfu:.0%}")
-        if self.started:
-            parts.append(self.started.device)
-        if e.memory_mb:
-            parts.append(f"mem {e.memory_mb / 1024:.1f} GB")
         status.update(" · ".join(parts), layout=False)
 
     def log_line(self, text: str, level: str = "info") -> None:
