@@ -51,7 +51,8 @@ class RunSummary:
     checkpoints: list[str] = field(default_factory=list)
     config: Config | None = None
     exact_match: float | None = None  # extractive QA: the last eval's EM and F1 (0..100)
-    f1: float | None = None
+    f1: float | None = None  # classification: macro F1 (0..1)
+    accuracy: float | None = None  # classification (0..1)
 
     @property
     def lineage(self) -> list[str]:
@@ -107,7 +108,7 @@ class _Replay:
     best_eval: float | None = None
     first_time: float | None = None
     duration: float = 0.0
-    qa_scores: tuple[float | None, float | None] = (None, None)  # extractive QA: the last eval's EM and F1
+    qa_scores: tuple[float | None, float | None, float | None] = (None, None, None)  # the last eval's EM, F1, accuracy
 
 
 def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
@@ -115,7 +116,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
     steps = 0
     final_loss: float | None = None
     best_eval: float | None = None
-    qa_scores: tuple[float | None, float | None] = (None, None)
+    qa_scores: tuple[float | None, float | None, float | None] = (None, None, None)
     first_time: float | None = None
     duration = 0.0
     session_start: float | None = None
@@ -139,7 +140,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
             if ev.eval_loss is not None and (best_eval is None or ev.eval_loss < best_eval):
                 best_eval = ev.eval_loss
             if ev.f1 is not None:
-                qa_scores = (ev.exact_match, ev.f1)
+                qa_scores = (ev.exact_match, ev.f1, ev.accuracy)
         if isinstance(ev, RunFinished) and ev.final_loss is not None:
             finished_loss = ev.final_loss
         if isinstance(ev, TERMINAL_EVENTS):
@@ -191,6 +192,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         final_loss=final_loss, best_eval_loss=best_eval, duration_s=round(max(0.0, duration), 3), started=started,
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
         checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg, exact_match=replay.qa_scores[0], f1=replay.qa_scores[1],
+        accuracy=replay.qa_scores[2],
     )
 
 
