@@ -243,7 +243,7 @@ def test_cli_data_names_the_task_for_squad_and_flat_data(tmp_path, capsys):
     n_no = sum(q["is_impossible"] for q in qs)
     assert f"task: extractive_qa fits this data: {len(qs)} questions, {len(qs) - n_no} answerable, {n_no} unanswerable" in out
     assert "tunedeck train --task extractive_qa --data sample_data/tunedeck_squad.json" in out
-    assert 200 <= len(qs) <= 400 and n_no >= 30
+    assert 400 <= len(qs) <= 700 and n_no >= 100  # a few hundred questions, each asked two ways
     flat = tmp_path / "flat.jsonl"
     flat.write_text("\n".join(json.dumps({"id": qid, "question": q, "context": c,
                                           "answers": {"text": [a] if a else [], "answer_start": [c.index(a)] if a else []}})
