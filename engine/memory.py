@@ -2,7 +2,8 @@
 
 Counts weights at their precision, LoRA weights with their gradients and
 AdamW state, and activations for batch x length, against the memory of the
-device found. Parameter counts come from the model's config.json (read as
+device found. Encoder tasks (extractive QA, classification on a BERT-style
+base) are estimated by ``memory_encoder``: full fine-tuning or LoRA. Parameter counts come from the model's config.json (read as
 JSON: no torch, no transformers), so the TUI can call this on every edit.
 """
 
@@ -31,6 +32,16 @@ class MemoryEstimate:
     total_gb: float
     device_name: str
     device_total_gb: float | None
+    grads_gb: float = 0.0  # encoder tasks: gradients (of every weight in full fine-tuning)
+    method: str = "lora"  # "full" or "lora"
+
+    def breakdown(self) -> str:
+        if self.method == "full":
+            return (f"full fine-tune: weights {self.weights_gb:.2f} + gradients {self.grads_gb:.2f} + AdamW "
+                    f"{self.optimizer_gb:.2f} + activations {self.activations_gb:.2f} GB")
+        grads = f" + gradients {self.grads_gb:.2f}" if self.grads_gb else ""
+        return (f"weights {self.weights_gb:.2f} + LoRA {self.lora_gb:.2f}{grads} + optimizer {self.optimizer_gb:.2f}"
+                f" + activations {self.activations_gb:.2f} GB")
 
     @property
     def fits(self) -> bool | None:
@@ -47,11 +58,12 @@ class MemoryEstimate:
 
 
 def model_shape(name: str) -> dict | None:
+    from .memory_encoder import MINILM_SHAPE
     from .model_files import DEMO_MODELS, demo_model_dir
 
     if name in DEMO_MODELS:
         p = demo_model_dir(name) / "config.json"
-        return json.loads(p.read_text()) if p.exists() else dict(DEMO_SHAPE)
+        return json.loads(p.read_text()) if p.exists() else dict(MINILM_SHAPE if "minilm" in name else DEMO_SHAPE)
     p = Path(name).expanduser()
     if p.is_dir() and (p / "config.json").exists():
         try:
@@ -79,11 +91,23 @@ def device_memory() -> tuple[str, float | None]:
         return "RAM", None
 
 
+def encoder_method(cfg: Config) -> str:
+    """"full" or "lora": how an encoder task trains (qa.method; cls.method, whose auto is LoRA on a quantized base)."""
+    if cfg.task == "extractive_qa":
+        return cfg.qa.method
+    return "lora" if cfg.cls.method == "lora" or (cfg.cls.method == "auto" and cfg.model.quantization != "none") else "full"
+
+
 def estimate_memory(cfg: Config, device: tuple[str, float | None] | None = None) -> MemoryEstimate:
     shape = model_shape(cfg.model.name)
     name, device_gb = device or device_memory()
     if shape is None:
         return MemoryEstimate(None, 0, 0, 0, 0, 0, name, device_gb)
+    if cfg.task in ("extractive_qa", "classification"):
+        from . import memory_encoder
+
+        if memory_encoder.is_encoder(shape):
+            return memory_encoder.estimate(cfg, shape, name, device_gb, encoder_method(cfg))
     h = shape.get("hidden_size", 0)
     inter = shape.get("intermediate_size", 4 * h)
     layers = shape.get("num_hidden_layers", 0)

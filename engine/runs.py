@@ -52,7 +52,8 @@ class RunSummary:
     checkpoints: list[str] = field(default_factory=list)
     config: Config | None = None
     exact_match: float | None = None  # extractive QA: the last eval's EM and F1 (0..100)
-    f1: float | None = None
+    f1: float | None = None  # extractive QA: F1 (0..100); classification: macro F1 (0..1)
+    accuracy: float | None = None  # classification (0..1)
     peak_memory_mb: float | None = None  # the device monitor's peak over the run (CUDA peak allocated, or peak RSS)
     peak_device: str = ""  # cuda:0 | cpu (empty for runs from before the device monitor)
     oom_recoveries: list[OomRecovered] = field(default_factory=list)  # engine.oom, in order
@@ -111,7 +112,7 @@ class _Replay:
     best_eval: float | None = None
     first_time: float | None = None
     duration: float = 0.0
-    qa_scores: tuple[float | None, float | None] = (None, None)  # extractive QA: the last eval's EM and F1
+    qa_scores: tuple[float | None, float | None, float | None] = (None, None, None)  # the last eval's EM, F1, accuracy
     peak: tuple[float | None, str] = (None, "")  # (MiB, device) the device monitor's peak
     oom: list = field(default_factory=list)
 
@@ -121,7 +122,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
     steps = 0
     final_loss: float | None = None
     best_eval: float | None = None
-    qa_scores: tuple[float | None, float | None] = (None, None)
+    qa_scores: tuple[float | None, float | None, float | None] = (None, None, None)
     first_time: float | None = None
     duration = 0.0
     session_start: float | None = None
@@ -147,7 +148,7 @@ def _replay(rd: Path, max_steps: int, running: bool) -> _Replay:
             if ev.eval_loss is not None and (best_eval is None or ev.eval_loss < best_eval):
                 best_eval = ev.eval_loss
             if ev.f1 is not None:
-                qa_scores = (ev.exact_match, ev.f1)
+                qa_scores = (ev.exact_match, ev.f1, ev.accuracy)
         if isinstance(ev, RunFinished) and ev.final_loss is not None:
             finished_loss = ev.final_loss
         if isinstance(ev, TERMINAL_EVENTS):
@@ -211,6 +212,7 @@ def summarize_run(run_dir: str | os.PathLike) -> RunSummary:
         pid=pid, error=str(status.get("error") or ""), hint=str(status.get("hint") or ""), has_adapter=has_adapter,
         checkpoints=[p.name for p in rundir.checkpoints(rd)], config=cfg, exact_match=replay.qa_scores[0], f1=replay.qa_scores[1],
         peak_memory_mb=replay.peak[0], peak_device=replay.peak[1], oom_recoveries=replay.oom,
+        accuracy=replay.qa_scores[2],
     )
 
 

@@ -5,6 +5,8 @@
 Paragraphs come from the config's own field help and defaults (``engine.config``), the app's keys and
 commands; each answerable question's answer is a span of its paragraph (``answer_start`` checked), and
 each paragraph also gets questions about settings that it does not mention (SQuAD 2.0 unanswerables).
+Every question is asked in two phrasings, so a question held out for validation is learnt from the
+other phrasing and from its neighbours' (what a help desk's FAQ looks like).
 """
 
 from __future__ import annotations
@@ -73,12 +75,16 @@ def paragraphs() -> list[tuple[str, list[tuple[str, str | None]]]]:
                     sentence += f" Its default value is {default}."
                 sentences.append(sentence)
                 qas.append((f"What does the setting {s.path} control?", (help_text, sentence, "this: ")))
+                qas.append((f"What is {s.path} for?", (help_text, sentence, "this: ")))
                 qas.append((f"Which setting controls this: {help_text.lower()}?", (s.path, sentence, "setting ")))
+                qas.append((f"What is the name of the setting for this: {help_text.lower()}?", (s.path, sentence, "setting ")))
                 if default is not None:
                     qas.append((f"What is the default value of {s.path}?", (default, sentence, "value is ")))
+                    qas.append((f"What is {s.path} set to by default?", (default, sentence, "value is ")))
             others = [o for o in specs if o not in chunk]
             for o in random.Random(section + str(part)).sample(others, 2):
                 qas.append((f"What is the default value of {o.path}?", None))
+                qas.append((f"What is {o.path} for?", None))
             out.append((" ".join(sentences), qas))
     screens = sorted({k[0] for k in KEYS})
     for screen in screens:
@@ -88,18 +94,25 @@ def paragraphs() -> list[tuple[str, list[tuple[str, str | None]]]]:
         for _, key, action in rows:
             sentence = f"On the {screen} screen, press {key} to {action}."
             qas.append((f"Which key do you press on the {screen} screen to {action}?", (key, sentence, "press ")))
+            qas.append((f"On the {screen} screen, which key lets you {action}?", (key, sentence, "press ")))
             qas.append((f"What does the key {key} do on the {screen} screen?", (action, sentence, f"press {key} to ")))
+            qas.append((f"What happens when you press {key} on the {screen} screen?", (action, sentence, f"press {key} to ")))
         others = [k for k in KEYS if k[0] != screen]
         for _, key, action in random.Random(screen).sample(others, 2):
             qas.append((f"Which key do you press on the {screen} screen to {action}?", None))
+            qas.append((f"On the {screen} screen, which key lets you {action}?", None))
         out.append((" ".join(sentences), qas))
     for part in range(0, len(COMMANDS), 3):
         chunk = COMMANDS[part:part + 3]
         context = " ".join(f"The command {cmd} {what}." for cmd, what in chunk)
         qas = [(f"Which command {what}?", (cmd, f"The command {cmd} {what}.", "command ")) for cmd, what in chunk]
+        qas += [(f"What command do you run if it {what}?", (cmd, f"The command {cmd} {what}.", "command "))
+                for cmd, what in chunk]
         qas += [(f"What does the command {cmd} do?", (what, f"The command {cmd} {what}.", f"{cmd} ")) for cmd, what in chunk]
+        qas += [(f"What is {cmd} for?", (what, f"The command {cmd} {what}.", f"{cmd} ")) for cmd, what in chunk]
         others = [c for c in COMMANDS if c not in chunk]
         qas += [(f"Which command {what}?", None) for _, what in random.Random(part).sample(others, 2)]
+        qas += [(f"What is {cmd} for?", None) for cmd, _ in random.Random(part + 1).sample(others, 2)]
         out.append((context, qas))
     return out
 

@@ -4,16 +4,20 @@ training a tiny BERT to overfit, the CLI on QA runs, and the bad inputs."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from engine.config import QaConfig, load_config
+from engine.errors import DataError
 from engine.tasks.qa_data import load_examples
 from engine.tasks.qa_features import encode_examples, preview_windows
 from engine.tasks.qa_metrics import exact_match, f1, normalize_answer, squad_scores
 from engine.tasks.qa_postprocess import postprocess
 from tui.cli import main
+
+from .tf4_venv import OPT_IN, run_tf4
 
 CONTEXT_A = "TuneDeck trains on a laptop. Press s on the Train screen to start training. Runs are kept in runs/."
 CONTEXT_B = "The Playground shows the base and tuned replies side by side. Ctrl+R looks for new runs."
@@ -107,6 +111,24 @@ def test_an_answer_longer_than_any_window_is_counted_as_lost(tiny_bert):
     assert views[0].caption() == f"window 1 of {len(views)}: no answer in this window: trained to point at CLS"
     hit = [v for v in preview_windows(ok, tok, QaConfig(max_length=32, doc_stride=8)) if v.has_answer]
     assert hit and hit[0].tokens[hit[0].start] == "s" and "answer here" in hit[0].caption()
+
+
+def test_a_question_longer_than_the_window_room_for_doc_stride_is_one_error_line(tiny_bert, tmp_path, capfd):
+    long_q = " ".join(["Which key starts training on the Train screen"] * 3) + "?"  # ~40 tokens, 64-token windows
+    p = squad_file(tmp_path / "long.json", QUESTIONS[:2] + [("long-q", long_q, CONTEXT_A, "s")])
+    n = len(_tokenizer(tiny_bert)(long_q, add_special_tokens=False)["input_ids"])
+    code = main(["train", "--config", "sample_data/squad_quickstart.yaml", "--data", str(p), "--model", str(tiny_bert), "--set", "qa.max_length=64",
+                 "--set", "qa.doc_stride=32", "--set", "data.val_split=0", "--run-dir", str(tmp_path / "run")])
+    err = capfd.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert code == 2 and len(lines) == 1 and "panicked" not in err and "Traceback" not in err
+    assert 0 < 64 - n - 3 <= 32  # room left for the context, not above the stride
+    assert f"question long-q: the question is {n} tokens long, which leaves {64 - n - 3} of qa.max_length=64" in lines[0]
+    assert "qa.doc_stride=32" in lines[0] and "raise qa.max_length to at least" in lines[0]
+    assert not (tmp_path / "run").exists()  # nothing written
+    example = load_examples(str(p))[0][2]
+    with pytest.raises(DataError, match="question long-q: the question is"):  # the app's preview says the same
+        preview_windows(example, _tokenizer(tiny_bert), QaConfig(max_length=64, doc_stride=32))
 
 
 # --------------------------------------------------------------------------- EM / F1
@@ -221,7 +243,7 @@ def test_cli_data_names_the_task_for_squad_and_flat_data(tmp_path, capsys):
     n_no = sum(q["is_impossible"] for q in qs)
     assert f"task: extractive_qa fits this data: {len(qs)} questions, {len(qs) - n_no} answerable, {n_no} unanswerable" in out
     assert "tunedeck train --task extractive_qa --data sample_data/tunedeck_squad.json" in out
-    assert 200 <= len(qs) <= 400 and n_no >= 30
+    assert 400 <= len(qs) <= 700 and n_no >= 100  # a few hundred questions, each asked two ways
     flat = tmp_path / "flat.jsonl"
     flat.write_text("\n".join(json.dumps({"id": qid, "question": q, "context": c,
                                           "answers": {"text": [a] if a else [], "answer_start": [c.index(a)] if a else []}})
@@ -297,13 +319,13 @@ def test_cli_generate_answers_with_the_tuned_and_the_base_head(overfit_run, caps
 
 def answer_with_transformers(folder: Path, question: str, context: str) -> str:
     """What a transformers user does with an exported folder: pipeline("question-answering") where the
-    installed transformers has it (it was removed in transformers 5), else the Auto classes and the argmax span."""
+    installed transformers has it (transformers 5.3 removed it), else the Auto classes and the argmax span."""
     import torch
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer, pipeline
 
     try:
         return pipeline("question-answering", model=str(folder), device="cpu")(question=question, context=context)["answer"]
-    except KeyError:  # transformers >= 5: "The task question-answering has been removed"
+    except KeyError:  # transformers >= 5.3: "Unknown task question-answering"
         pass
     tok = AutoTokenizer.from_pretrained(str(folder))
     model = AutoModelForQuestionAnswering.from_pretrained(str(folder)).eval()
@@ -324,6 +346,43 @@ def test_cli_export_of_a_qa_run_is_a_transformers_qa_folder(overfit_run, tmp_pat
     assert answer_with_transformers(out, "Which key looks for new runs?", CONTEXT_B).strip() == "Ctrl+R"
     assert main(["export", str(overfit_run), "--merged", str(out)]) == 2  # never overwrites
     assert "nothing was overwritten" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def exported(overfit_run, tmp_path_factory) -> Path:
+    from engine.tasks.qa_infer import export_qa
+
+    return export_qa(overfit_run, tmp_path_factory.mktemp("export") / "qa-model")
+
+
+def test_the_export_answers_through_the_installed_question_answering_pipeline(exported):
+    from transformers import pipeline
+    from transformers.pipelines import SUPPORTED_TASKS
+
+    if "question-answering" not in SUPPORTED_TASKS:
+        pytest.skip("this transformers has no question-answering pipeline (removed in transformers 5.3); "
+                    "test_the_export_answers_through_the_transformers_4_pipeline checks it on 4.x")
+    qa = pipeline("question-answering", model=str(exported), device="cpu")
+    assert qa(question="Which key looks for new runs?", context=CONTEXT_B)["answer"].strip() == "Ctrl+R"
+
+
+TF4_SCRIPT = """
+import json, sys, transformers
+from transformers import pipeline
+qa = pipeline("question-answering", model=sys.argv[1], device="cpu")
+out = qa(question=sys.argv[2], context=sys.argv[3])
+print(json.dumps({"version": transformers.__version__, **out}))
+"""
+
+
+@pytest.mark.skipif(not os.environ.get(OPT_IN), reason=f"opt-in: set {OPT_IN}=1 (builds a transformers 4.x venv once, "
+                                                       "in ~/.cache/tunedeck/venv-tf4, from PyPI)")
+def test_the_export_answers_through_the_transformers_4_pipeline(exported):
+    proc = run_tf4(TF4_SCRIPT, str(exported), "Which key looks for new runs?", CONTEXT_B)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["version"].startswith("4.") and out["answer"].strip() == "Ctrl+R" and 0 < out["score"] <= 1
+    assert CONTEXT_B[out["start"]:out["end"]].strip() == "Ctrl+R"
 
 
 @pytest.fixture(scope="module")

@@ -196,8 +196,10 @@ class HistoryLoaded(Message):
 
 
 class Compared(Message):
-    def __init__(self, histories: list[Any], table: list[tuple[str, list]], errors: list[str]) -> None:
+    def __init__(self, histories: list[Any], table: list[tuple[str, list]], errors: list[str],
+                 scores: list[Any] | None = None) -> None:
         super().__init__()
         self.histories = histories
         self.table = table
         self.errors = errors
+        self.scores = scores or [None] * len(histories)  # engine.run_scores.RunScores (QA, classification) or None

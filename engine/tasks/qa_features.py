@@ -46,6 +46,25 @@ def check_tokenizer(tokenizer, name: str) -> None:
         raise DataError(f"model.name: {name} has no fast tokenizer (needed for answer offsets); use a model with tokenizer.json")
 
 
+def check_question_room(tokenizer, questions: list[str], ids: list[str], qa_cfg) -> None:
+    """A question so long that the context's room in a window is not above ``qa.doc_stride`` is a DataError
+    (the fast tokenizer would panic on it, or fail without naming the question)."""
+    if not questions:
+        return
+    specials = tokenizer.num_special_tokens_to_add(pair=True)
+    lengths = [len(q) for q in tokenizer(questions, add_special_tokens=False)["input_ids"]]
+    for n, qid in zip(lengths, ids, strict=False):
+        room = qa_cfg.max_length - n - specials
+        if qa_cfg.doc_stride < room:
+            continue
+        need = n + specials + qa_cfg.doc_stride + 1
+        fix = (f"raise qa.max_length to at least {need} or lower qa.doc_stride below {room}" if room > 1
+               else f"raise qa.max_length to at least {need} or shorten the question")
+        raise DataError(f"question {qid}: the question is {n} tokens long, which leaves {max(room, 0)} of "
+                        f"qa.max_length={qa_cfg.max_length} tokens for the context, not more than "
+                        f"qa.doc_stride={qa_cfg.doc_stride}; {fix}")
+
+
 def _tokenize(tokenizer, questions: list[str], contexts: list[str], qa_cfg, ids: list[str]):
     kwargs = dict(truncation="only_second", max_length=qa_cfg.max_length, stride=qa_cfg.doc_stride,
                   return_overflowing_tokens=True, return_offsets_mapping=True, padding=False)
@@ -68,6 +87,7 @@ def encode_examples(examples: list[dict], tokenizer, qa_cfg) -> QaFeatures:
         raise DataError(f"qa.doc_stride: {qa_cfg.doc_stride} must be well below qa.max_length ({qa_cfg.max_length})")
     questions = [e["question"].lstrip() for e in examples]
     contexts = [e["context"] for e in examples]
+    check_question_room(tokenizer, questions, [e["id"] for e in examples], qa_cfg)
     enc = _tokenize(tokenizer, questions, contexts, qa_cfg, [e["id"] for e in examples])
     cls_id = tokenizer.cls_token_id
     stats = QaStats(questions=len(examples), answerable=sum(1 for e in examples if e["answers"]["text"]))

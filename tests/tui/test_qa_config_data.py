@@ -106,7 +106,7 @@ async def test_data_screen_says_extractive_qa_fits_squad_data_on_a_causal_lm_con
         screen = app.screen
         await _data_ready(pilot, screen)
         assert text(app, "#data-info").startswith(
-            "extractive_qa fits this data (Config: task) · 247 questions: 189 answerable, 58 unanswerable")
+            "extractive_qa fits this data (Config: task) · 536 questions: 412 answerable, 124 unanswerable")
 
 
 async def test_data_screen_of_causal_lm_data_shows_no_task_line(tmp_path, monkeypatch):

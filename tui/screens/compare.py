@@ -1,5 +1,8 @@
 """Compare runs: their loss curves overlaid on one chart with a legend, and their config differences side by side.
 
+Beside each run's loss the legend shows its task scores: EM/F1 for extractive QA, accuracy/macro F1 for
+classification (from eval.json, else the last eval event); causal-LM runs show their loss alone.
+
 Pushed from the Runs screen (mark runs with space, then c). Everything comes
 from the run folders (metrics.jsonl, config.yaml), read in a worker.
 
@@ -23,6 +26,7 @@ from ..messages import Compared
 from ..text import cut
 from ..widgets.charts import Chart, History
 from ..widgets.nav import NavTabs
+from ..widgets.run_scores import scores_text
 
 # 256-colour indices: plotext draws with them, rich writes the legend with the same ones.
 PALETTE = (51, 208, 46, 201, 226, 39, 196, 250)
@@ -50,6 +54,7 @@ class CompareScreen(Screen):
         self.run_dirs = [Path(p) for p in run_dirs]
         self.histories: list[History] = []
         self.diff: list[tuple[str, list]] = []
+        self.scores: list = []  # engine.run_scores.RunScores or None, per run
         self.eval = False  # draw eval loss instead of training loss
 
     def compose(self) -> ComposeResult:
@@ -68,20 +73,25 @@ class CompareScreen(Screen):
     def _load(self) -> None:
         from engine.config import load_config
         from engine.events import read_events
-        from engine.runs import config_table
+        from engine.run_scores import run_scores
+        from engine.runs import config_table, summarize_run
 
-        histories, configs, errors = [], [], []
+        histories, configs, errors, scores = [], [], [], []
         for rd in self.run_dirs:
             histories.append(History.from_events(read_events(rd / METRICS_FILE)))
+            try:
+                scores.append(run_scores(summarize_run(rd)))
+            except Exception:  # no config.yaml: the loss curve is all there is
+                scores.append(None)
             try:
                 configs.append(load_config(rd / CONFIG_FILE))
             except Exception as e:  # a hand-edited config that no longer loads: say so, compare the rest
                 errors.append(f"{rd.name}: {e}")
         table = config_table(configs) if len(configs) == len(self.run_dirs) else []
-        self.post_message(Compared(histories, table, errors))
+        self.post_message(Compared(histories, table, errors, scores))
 
     def on_compared(self, msg: Compared) -> None:
-        self.histories, self.diff = msg.histories, msg.table
+        self.histories, self.diff, self.scores = msg.histories, msg.table, msg.scores
         self._draw()
         table = self.query_one(DataTable)
         table.clear(columns=True)
@@ -110,6 +120,9 @@ class CompareScreen(Screen):
             legend.append("■ ", style=f"color({color})")
             last = next((y for y in reversed(ys) if y == y), None)
             legend.append(cut(rd.name, 30) + (f" {last:.3f}" if last is not None else " (no points)"))
+            score = self.scores[i] if i < len(self.scores) else None
+            if score is not None:
+                legend.append(f" · {scores_text(score)}", style="bold")
         self.query_one("#cmp-chart", Chart).show("eval loss" if self.eval else "training loss", series)
         self.query_one("#cmp-legend", Static).update(legend)
 

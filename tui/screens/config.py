@@ -295,8 +295,7 @@ class ConfigScreen(Screen):
         style = {True: "green", False: "bold red", None: "yellow"}[est.fits]
         text = Text.assemble(("Memory ", "bold"), (est.verdict(), style))
         if est.params is not None:
-            text.append(f"  weights {est.weights_gb:.2f} + LoRA {est.lora_gb:.2f} + optimizer {est.optimizer_gb:.2f}"
-                        f" + activations {est.activations_gb:.2f} GB", style="dim")
+            text.append(f"  {est.breakdown()}", style="dim")
         self.app.call_from_thread(self._show_memory, text)
 
     def _show_memory(self, text: Text) -> None:

@@ -31,7 +31,7 @@ from ..text import fmt_loss
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
-from ..widgets.qa_runs import qa_cell, qa_detail
+from ..widgets.run_scores import score_cell, score_detail
 from ..widgets.run_status import STATE_STYLE
 
 REFRESH_S = 2.0
@@ -48,7 +48,7 @@ def row_cells(s: RunSummary, marked: bool) -> tuple:
     steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
     started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
     return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
-            Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), qa_cell(s) or fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
+            Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), score_cell(s) or fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
             s.model_short, s.dataset_short, started)
 
 
@@ -188,7 +188,7 @@ class RunsScreen(Screen):
                 out.append(f"hint: {s.hint}\n", style="yellow")
         ckpts = ", ".join(c.removeprefix("checkpoint-") for c in s.checkpoints) or "none"
         started = f" · started {s.started:%Y-%m-%d %H:%M}" if s.started else ""
-        out.append(qa_detail(s))
+        out.append(score_detail(s))
         out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}{started}\n", style="dim")
         if peak_words(s):  # the device monitor's peak, out-of-memory recoveries (tui/device_line.py)
             out.append(peak_words(s) + "\n", style="yellow" if s.oom_recoveries else "dim")
