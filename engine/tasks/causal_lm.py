@@ -141,6 +141,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     model = load_base_model(cfg.model, say)
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
+    if cfg.lora.dropout > 0:  # engine.lora_dropout: one mask per input (q/k/v share one, gate/up another)
+        from ..lora_dropout import share_lora_dropout
+
+        share_lora_dropout(model)
     trainable, total = count_parameters(model)
     batching = _batching(cfg, model, say)
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
