@@ -56,8 +56,10 @@ def tunedeck_arm(model: str, data: str, rows: int, length: int, batch: int, quan
     sets = {"model.name": model, "model.quantization": quant, "data.path": data, "data.template": "alpaca",
             "data.max_length": length, "data.limit": rows, "training.batch_size": batch,
             "training.learning_rate": 1e-4, "training.warmup_ratio": 0.0, "training.lr_scheduler": "linear",
-            "training.epochs": 1, "lora.r": 16}
-    cmd = [str(Path(sys.executable).parent / "tunedeck"), "train", "--quiet", "--run-dir", str(rd)]
+            "training.epochs": 1, "training.max_steps": 0, "training.save_steps": 50, "data.val_split": 0,
+            "lora.r": 16, "lora.alpha": 32, "lora.dropout": 0.05, "lora.target_modules": "all-linear"}
+    cmd = [str(Path(sys.executable).parent / "tunedeck"), "train", "--quiet", "--run-dir", str(rd),
+           "--config", str(ROOT / "sample_data" / "quickstart.yaml")]
     for k, v in sets.items():
         cmd += ["--set", f"{k}={v}"]
     start = time.time()

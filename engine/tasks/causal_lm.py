@@ -176,7 +176,8 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         say(f"Resuming from {resume_ckpt.name}")
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
     if not callback.stopped and callback.nan_step is None:
+        from ..adapter_save import save_final_adapter  # the final checkpoint's adapter copied, not saved again
+
         say("Saving adapter")
-        model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
-        tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
+        save_final_adapter(model, tokenizer, rd, trainer.state.global_step)
     return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)
