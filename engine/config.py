@@ -113,6 +113,7 @@ class TrainingConfig:
     eval_steps: int = _f(50, help="Evaluate on the validation split every N steps.", gt=0)
     save_total_limit: int = _f(3, help="Keep at most this many checkpoints.", gt=0)
     seed: int = _f(42, help="Random seed for data order, LoRA init and dropout.", ge=0)
+    kernels: str = _f("none", help="Fused GPU kernels: liger (Liger-Kernel, CUDA only, when installed) or none.", choices=("none", "liger"))
 
 
 @dataclass

@@ -93,7 +93,10 @@ class CausalLM(Task):
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
 
+        from ..gpu_paths import check_kernels
+
         device, dtype = pick_device(cfg.model)
+        check_kernels(cfg.training.kernels, device)  # training.kernels: liger refused here, before the run folder
         emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
         tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
         data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
@@ -126,7 +129,7 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     """The causal-LM recipe: seed, base model, LoRA, the Trainer with the event callback, train, save the adapter."""
     from transformers import set_seed
 
-    from .. import rundir
+    from .. import gpu_paths, rundir
     from ..callback import EventCallback
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
@@ -160,6 +163,8 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
 
     callback = EventCallback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
     args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None)
+    args.use_liger_kernel = gpu_paths.use_liger(cfg.training.kernels, device)  # the Trainer patches the model
+    row_tokens = gpu_paths.row_tokens(cfg.data.max_length, device, getattr(model.config, "_attn_implementation", None))
     if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
         args.train_sampling_strategy = "group_by_length"
         batching = "padded"
@@ -168,7 +173,7 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         args=args,
         train_dataset=data.train,
         eval_dataset=data.val,
-        data_collator=task.collator(tokenizer, batching, row_tokens=cfg.data.max_length),
+        data_collator=task.collator(tokenizer, batching, row_tokens=row_tokens),
         callbacks=[callback],
     )
     quiet_trainer(trainer)
