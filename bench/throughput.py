@@ -10,6 +10,11 @@ prompt's and padding's logits are never computed).
     python bench/throughput.py --quick          # tiny model, under a minute on a 2-core CPU
     python bench/throughput.py                  # the demo model (SmolLM2-135M), 4-bit QLoRA
     python bench/throughput.py --quant none     # the demo model, 16/32-bit LoRA
+    python bench/throughput.py --whole-process  # whole processes: bench/plain_recipe.py against `tunedeck train`
+
+Arms (:func:`arms_for`), one change at a time: the plain recipe; TuneDeck on bitsandbytes' 4-bit path; TuneDeck
+with the frozen weights dequantized once (``model.dequantize_frozen: on``, CPU); and what ``tunedeck train``
+runs, with one LoRA dropout mask per input (engine.lora_dropout). Each arm's line says which path it ran.
 
 Both arms tokenise the same rows with the same template (engine.prepare.prepare_data),
 use the same seed (same sample order, same LoRA init) and the same number of
@@ -256,9 +261,11 @@ def mfu_of(result: dict) -> float | None:
     return model_flops_utilization(result["total_params"], result["tokens_per_s"], peak_flops(result.get("device_name")))
 
 
-def arms_for(quant: str) -> list[dict]:
+def arms_for(quant: str, cuda: bool = False) -> list[dict]:
     """The plain recipe first, what `tunedeck train` runs last; the arms between take one change at a time."""
     plain = {"name": "plain recipe (padded)", "batching": "padded"}
+    if cuda:  # dequantizing is a CPU path: on CUDA the 4-bit kernels stay
+        return [plain, {"name": "TuneDeck", "batching": "padding_free", "shared_dropout": True}]
     if quant == "4bit":
         return [plain, {"name": "TuneDeck 4-bit", "batching": "padding_free"},
                 {"name": "TuneDeck dequantized", "batching": "padding_free", "dequantize": "on"},
@@ -321,7 +328,9 @@ def main(argv=None) -> int:
         return whole_process(model, local_model_dir(cfg.model), cfg.data.path, args.rows or 64, cfg.data.max_length,
                              cfg.training.batch_size, quant, args.repeats or 2)
 
-    arms = arms_for(quant)
+    import torch
+
+    arms = arms_for(quant, cuda=args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()))
     results: dict[str, list[dict]] = {arm["name"]: [] for arm in arms}
     procs = {arm["name"]: ArmProcess({"sets": sets, "arm": arm, "steps": steps, "threads": args.threads}) for arm in arms}
     try:

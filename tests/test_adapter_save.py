@@ -37,8 +37,8 @@ def test_a_finished_run_serialises_its_adapter_once_and_adapter_is_the_final_che
     from peft import PeftModel
     from safetensors.torch import load_file
 
-    from engine.model import load_base_model
     from engine.config import ModelConfig
+    from engine.model import load_base_model
 
     rd, calls = _run(tiny_model_dir, tmp_path, monkeypatch)
     ckpt = rd / rundir.CHECKPOINTS_DIR / "checkpoint-4"

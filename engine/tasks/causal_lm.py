@@ -90,10 +90,9 @@ class CausalLM(Task):
 
     def prepare(self, cfg, emit):
         """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
+        from ..gpu_paths import check_kernels
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
-
-        from ..gpu_paths import check_kernels
 
         device, dtype = pick_device(cfg.model)
         check_kernels(cfg.training.kernels, device)  # training.kernels: liger refused here, before the run folder
