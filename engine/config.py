@@ -90,6 +90,7 @@ class DataConfig:
     val_path: str | None = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
     limit: int | None = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
+    packing: str = _f("none", help="bins: pack the whole epoch's samples into full micro-batches of batch_size x max_length tokens; none: batch_size samples each.", choices=("none", "bins"))
     delimiter: str | None = _f(None, help="CSV field separator, e.g. ';' (default: sniffed from the file).", nullable=True, one_char=True)
 
 

@@ -167,7 +167,9 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
         args.train_sampling_strategy = "group_by_length"
         batching = "padded"
-    trainer = trainer_class(cfg.training.max_tokens_per_batch)(
+    bins = (cfg.training.max_tokens_per_batch or cfg.training.batch_size * cfg.data.max_length) \
+        if cfg.data.packing == "bins" else 0  # engine.bins: the epoch packed into full micro-batches
+    trainer = trainer_class(cfg.training.max_tokens_per_batch, bins_budget=bins)(
         model=model,
         args=args,
         train_dataset=data.train,
