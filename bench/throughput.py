@@ -10,6 +10,11 @@ prompt's and padding's logits are never computed).
     python bench/throughput.py --quick          # tiny model, under a minute on a 2-core CPU
     python bench/throughput.py                  # the demo model (SmolLM2-135M), 4-bit QLoRA
     python bench/throughput.py --quant none     # the demo model, 16/32-bit LoRA
+    python bench/throughput.py --whole-process  # whole processes: bench/plain_recipe.py against `tunedeck train`
+
+Arms (:func:`arms_for`), one change at a time: the plain recipe; TuneDeck on bitsandbytes' 4-bit path; TuneDeck
+with the frozen weights dequantized once (``model.dequantize_frozen: on``, CPU); and what ``tunedeck train``
+runs, with one LoRA dropout mask per input (engine.lora_dropout). Each arm's line says which path it ran.
 
 Both arms tokenise the same rows with the same template (engine.prepare.prepare_data),
 use the same seed (same sample order, same LoRA init) and the same number of
@@ -97,8 +102,12 @@ class PeakMemory:
         return False
 
 
-def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
-    """Train ``steps`` optimizer steps; returns real tokens/s, peak memory, final loss, parameters."""
+def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
+    """Train ``steps`` optimizer steps; returns real tokens/s, peak memory, final loss, parameters, the path run.
+
+    ``arm``: ``batching`` (padded: transformers' Trainer as it comes; padding_free: the engine's Trainer),
+    ``dequantize`` (model.dequantize_frozen for a 4-bit base: on/off, engine.dequant) and ``shared_dropout``
+    (one LoRA dropout mask per input, engine.lora_dropout)."""
     import torch
     import transformers
     from transformers import Trainer, TrainerCallback, set_seed
@@ -110,7 +119,17 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
     _, dtype = pick_device(cfg.model)
     tokenizer = load_tokenizer(cfg.model)
     set_seed(cfg.training.seed)
-    model = add_lora(load_base_model(cfg.model), cfg.model, cfg.lora)
+    from engine.dequant import prepare_for_training
+    from engine.lora_dropout import share_lora_dropout
+
+    batching = arm["batching"]
+    cfg.model.dequantize_frozen = arm.get("dequantize", "off")
+    model = load_base_model(cfg.model)
+    frozen = prepare_for_training(model, cfg, device, dtype)
+    model = add_lora(model, cfg.model, cfg.lora)
+    shared = share_lora_dropout(model) if arm.get("shared_dropout") else 0
+    path = (f"{'padded, transformers Trainer' if batching == 'padded' else 'padding-free, engine Trainer'}; "
+            f"{frozen.name}; LoRA dropout {'one mask per input (' + str(shared) + ' layers)' if shared else 'a mask per layer'}")
     _, total_params = count_parameters(model)
     real_tokens = {"n": 0}
     collator = Collator(tokenizer, batching, row_tokens=cfg.data.max_length)
@@ -161,6 +180,7 @@ def run_arm(cfg, data, batching: str, steps: int, device: str) -> dict:
         "final_loss": sum(losses[-3:]) / len(losses[-3:]) if losses else float("nan"),
         "real_tokens": real_tokens["n"],
         "total_params": total_params,
+        "path": path,
     }
 
 
@@ -189,7 +209,7 @@ def child() -> int:
     for line in sys.stdin:
         if line.strip() != "run":
             break
-        result = run_arm(cfg, data, spec["batching"], spec["steps"], device)
+        result = run_arm(cfg, data, spec["arm"], spec["steps"], device)
         gc.collect()
         result["device"] = device
         if device == "cuda":
@@ -202,7 +222,7 @@ class ArmProcess:
     """A child process running one arm (see :func:`child`)."""
 
     def __init__(self, spec: dict):
-        self.name = spec["batching"]
+        self.name = spec["arm"]["name"]
         self.log = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child"], cwd=ROOT, text=True,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log)
@@ -241,6 +261,20 @@ def mfu_of(result: dict) -> float | None:
     return model_flops_utilization(result["total_params"], result["tokens_per_s"], peak_flops(result.get("device_name")))
 
 
+def arms_for(quant: str, cuda: bool = False) -> list[dict]:
+    """The plain recipe first, what `tunedeck train` runs last; the arms between take one change at a time."""
+    plain = {"name": "plain recipe (padded)", "batching": "padded"}
+    if cuda:  # dequantizing is a CPU path: on CUDA the 4-bit kernels stay
+        return [plain, {"name": "TuneDeck", "batching": "padding_free", "shared_dropout": True}]
+    if quant == "4bit":
+        return [plain, {"name": "TuneDeck 4-bit", "batching": "padding_free"},
+                {"name": "TuneDeck dequantized", "batching": "padding_free", "dequantize": "on"},
+                {"name": "TuneDeck dequantized, shared dropout", "batching": "padding_free", "dequantize": "on",
+                 "shared_dropout": True}]
+    return [plain, {"name": "TuneDeck (padding-free)", "batching": "padding_free"},
+            {"name": "TuneDeck, shared dropout", "batching": "padding_free", "shared_dropout": True}]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny model built from a config, a few steps")
@@ -255,6 +289,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--rows", type=int, default=None, help="rows of the data to tokenise")
     p.add_argument("--threads", type=int, default=None, help="torch threads per arm (default: every core)")
+    p.add_argument("--whole-process", action="store_true",
+                   help="whole processes: bench/plain_recipe.py against `tunedeck train`, one epoch of --rows rows")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -285,27 +321,36 @@ def main(argv=None) -> int:
         "output.runs_dir": tmp,
     }
     cfg = load_config(None, sets)  # a bad value fails here, before any child starts
+    if args.whole_process:
+        from bench.whole_process import run as whole_process
+        from engine.model_files import local_model_dir
 
-    arms = (("plain recipe (padded)", "padded"), ("TuneDeck (padding-free)", "padding_free"))
-    results: dict[str, list[dict]] = {name: [] for name, _ in arms}
-    procs = {name: ArmProcess({"sets": sets, "batching": batching, "steps": steps, "threads": args.threads})
-             for name, batching in arms}
+        return whole_process(model, local_model_dir(cfg.model), cfg.data.path, args.rows or 64, cfg.data.max_length,
+                             cfg.training.batch_size, quant, args.repeats or 2)
+
+    import torch
+
+    arms = arms_for(quant, cuda=args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()))
+    results: dict[str, list[dict]] = {arm["name"]: [] for arm in arms}
+    procs = {arm["name"]: ArmProcess({"sets": sets, "arm": arm, "steps": steps, "threads": args.threads}) for arm in arms}
     try:
         info = [proc.ready() for proc in procs.values()][-1]
         device = info["device"]
         print(f"model {model} ({quant}) on {device}, {args.threads or os.cpu_count()} CPU threads, torch {info['torch']}")
         print(f"data {cfg.data.path}: {info['samples']} samples, mean {info['mean']:.0f} tokens, max {info['max']}; "
               f"batch {cfg.training.batch_size}, {steps} steps, best of {repeats}; each arm in a process of its own")
+        print(f"load average {os.getloadavg()[0]:.1f} at start", flush=True)
         for _ in range(repeats):  # alternate: one arm waits idle while the other trains
-            for name, _ in arms:
-                results[name].append(procs[name].run())
+            for arm in arms:
+                results[arm["name"]].append(procs[arm["name"]].run())
+        print(f"load average {os.getloadavg()[0]:.1f} at the end")
     finally:
         for proc in procs.values():
             proc.close()
 
     cuda = device == "cuda"
     mem_head = "peak GPU MB" if cuda else "peak RSS MB"
-    print(f"\n{'arm':<26} {'real tok/s':>11} {mem_head:>12} {'train +MB' if not cuda else 'MFU':>10} "
+    print(f"\n{'arm':<34} {'real tok/s':>11} {mem_head:>12} {'train +MB' if not cuda else 'MFU':>10} "
           f"{'final loss':>11} {'seconds':>8}")
     best = {}
     for name, runs in results.items():
@@ -317,9 +362,10 @@ def main(argv=None) -> int:
             extra = f"{m * 100:>9.1f}%" if m is not None else f"{'n/a':>10}"
         else:
             extra = f"{runs[0]['growth_mb']:>10.0f}"  # the first run: later ones reuse memory glibc kept
-        print(f"{name:<26} {b['tokens_per_s']:>11.1f} {peak:>12.0f} {extra} {b['final_loss']:>11.4f} {b['seconds']:>8.1f}")
-    plain, ours = best["plain recipe (padded)"], best["TuneDeck (padding-free)"]
-    assert plain["real_tokens"] == ours["real_tokens"], "both arms must see the same samples"
+        print(f"{name:<34} {b['tokens_per_s']:>11.1f} {peak:>12.0f} {extra} {b['final_loss']:>11.4f} {b['seconds']:>8.1f}")
+        print(f"{'':<34} path: {b['path']}")
+    plain, ours = best[arms[0]["name"]], best[arms[-1]["name"]]
+    assert all(b["real_tokens"] == plain["real_tokens"] for b in best.values()), "every arm must see the same samples"
     print(f"parameters {ours['total_params'] / 1e9:.3f}B (4-bit weights at their logical size, LoRA included)")
     if cuda:
         print("peak GPU MB: torch.cuda.max_memory_allocated in each arm's own process; "
@@ -327,8 +373,11 @@ def main(argv=None) -> int:
     else:
         print("peak RSS MB: each arm in its own process, whole-process high-water mark (getrusage: imports, data, "
               "model, training); train +MB: how far RSS rose during the arm's first training run")
-    print(f"loss difference {abs(plain['final_loss'] - ours['final_loss']):.4f} (same samples, same order)")
-    print(f"TuneDeck / plain recipe real tokens/s: {ours['tokens_per_s'] / plain['tokens_per_s']:.2f}x")
+    for arm in arms[1:]:
+        b = best[arm["name"]]
+        print(f"{arm['name']}: {b['tokens_per_s'] / plain['tokens_per_s']:.2f}x the plain recipe, "
+              f"loss difference {abs(plain['final_loss'] - b['final_loss']):.4f} (same samples, same order)")
+    print(f"TuneDeck ({arms[-1]['name']}) / plain recipe real tokens/s: {ours['tokens_per_s'] / plain['tokens_per_s']:.2f}x")
     return 0
 
 

@@ -90,6 +90,7 @@ class DataConfig:
     val_path: str | None = _f(None, help="A separate validation file (overrides val_split).", nullable=True)
     split: str = _f("train", help="Split to read from a hub dataset or a saved DatasetDict.")
     limit: int | None = _f(None, help="Use only the first N rows (for quick experiments).", nullable=True, gt=0)
+    packing: str = _f("none", help="bins: pack the whole epoch's samples into full micro-batches of batch_size x max_length tokens; none: batch_size samples each.", choices=("none", "bins"))
     delimiter: str | None = _f(None, help="CSV field separator, e.g. ';' (default: sniffed from the file).", nullable=True, one_char=True)
     datasets: list | None = _f(default_factory=list, help="Several datasets in one run: a list of {path, format, columns, template, weight} (engine.config_datasets); data.path is then unused.", nullable=True, datasets=True, hidden=True)
     stopping_strategy: str = _f("first_exhausted", help="Mixing data.datasets: stop when the first dataset runs out (no row repeated), or when all have (smaller ones repeated).", choices=("first_exhausted", "all_exhausted"), hidden=True)
@@ -119,6 +120,7 @@ class TrainingConfig:
     distributed: str = _f("ddp", help="How several processes share the work: ddp (a model copy each), fsdp deepspeed (ZeRO-3) or deepspeed_zero2: shards over the processes.", choices=("ddp", "fsdp", "deepspeed", "deepspeed_zero2"))
     report_to: list[str] = _f(default_factory=list, help="Experiment trackers to log to, e.g. [tensorboard, wandb] (tensorboard logs in the run folder, W&B offline unless WANDB_MODE is set); [] = none.", trackers=True)
     oom_recovery: str = _f("auto", help="Out of device memory: halve the micro-batch, double gradient_accumulation and go on from the last checkpoint (3 times at most); auto = on for CUDA.", choices=("auto", "on", "off"))
+    kernels: str = _f("none", help="Fused GPU kernels: liger (Liger-Kernel, CUDA only, when installed) or none.", choices=("none", "liger"))
 
 
 @dataclass

@@ -106,6 +106,10 @@ def load_base_model(model_cfg: ModelConfig, on_message=None, fsdp: bool = False)
     qc = quantization_config(model_cfg, dtype, fsdp)
     if qc is not None:
         kwargs["quantization_config"] = qc
+    from .gpu_paths import attention_implementation
+
+    if attention_implementation(device):  # CUDA with flash-attn installed: varlen attention for packed rows
+        kwargs["attn_implementation"] = attention_implementation(device)
     try:
         model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     except OSError as e:

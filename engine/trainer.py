@@ -161,9 +161,10 @@ def accepts_logits_mask(model) -> bool:
         return False
 
 
-def trainer_class(token_budget: int, completion_only_logits: bool = True):
-    """transformers' Trainer, taking batches from a token budget when one is set, and (where the model takes
-    a logits mask) computing the training loss from the trained positions' logits only."""
+def trainer_class(token_budget: int, completion_only_logits: bool = True, bins_budget: int = 0):
+    """transformers' Trainer, taking batches from a token budget when one is set (or the whole epoch packed
+    into bins of ``bins_budget`` tokens, engine.bins), and (where the model takes a logits mask) computing the
+    training loss from the trained positions' logits only."""
     from torch.utils.data import DataLoader
     from transformers import Trainer
 
@@ -191,10 +192,15 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True):
             return warm_up_above_zero(scheduler, self.args.get_warmup_steps(num_training_steps))
 
         def get_train_dataloader(self):
-            if token_budget <= 0:
+            if token_budget <= 0 and bins_budget <= 0:
                 return super().get_train_dataloader()
             lengths = [len(x) for x in self.train_dataset["input_ids"]]
-            sampler = TokenBudgetBatchSampler(lengths, token_budget, self.args.seed)
+            if bins_budget > 0:
+                from .bins import BinBatchSampler
+
+                sampler = BinBatchSampler(lengths, bins_budget, self.args.seed)
+            else:
+                sampler = TokenBudgetBatchSampler(lengths, token_budget, self.args.seed)
             loader = DataLoader(self.train_dataset, batch_sampler=sampler, collate_fn=self.data_collator,
                                 num_workers=0, pin_memory=self.args.dataloader_pin_memory)
             return self.accelerator.prepare(loader)

@@ -92,6 +92,7 @@ class CausalLM(Task):
     def prepare(self, cfg, emit):
         """Device, tokenizer and tokenised data: every config and data check, before the run folder is touched."""
         from ..distributed import world
+        from ..gpu_paths import check_kernels
         from ..model import load_tokenizer, pick_device
         from ..sanity import config_warnings
         from ..strategy import check
@@ -100,6 +101,7 @@ class CausalLM(Task):
         device, dtype = pick_device(cfg.model)
         check(cfg, world().world_size)
         causal_base(cfg, lambda text: emit(MessageLogged(text)))  # model.from_run: checked, its base is model.name
+        check_kernels(cfg.training.kernels, device)  # training.kernels: liger refused here, before the run folder
         emit(MessageLogged(f"Loading tokenizer for {cfg.model.name}"))
         tokenizer = load_tokenizer(cfg.model, lambda text: emit(MessageLogged(text)))
         data = self.prepare_data(cfg, tokenizer, emit)  # data errors surface before the model is loaded
@@ -132,7 +134,7 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     """The causal-LM recipe: seed, base model, LoRA, the Trainer with the event callback, train, save the adapter."""
     from transformers import set_seed
 
-    from .. import distributed, rundir
+    from .. import distributed, gpu_paths, rundir
     from ..callback import EventCallback
     from ..dequant import prepare_for_training
     from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
@@ -156,6 +158,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
                             fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
     frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
     model = add_lora(model, cfg.model, cfg.lora)
+    if cfg.lora.dropout > 0:  # engine.lora_dropout: one mask per input (q/k/v share one, gate/up another)
+        from ..lora_dropout import share_lora_dropout
+
+        share_lora_dropout(model)
     trainable, total = count_parameters(model)
     batching = _batching(cfg, model, say)
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
@@ -174,15 +180,19 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     callback = EventCallback(emit, stop, start_event, checkpoints_dir, device, save_now, total_params=total)
     args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None,
                               **strategy_arguments(cfg, device, ranks.world_size, rd, ranks.is_main))
+    args.use_liger_kernel = gpu_paths.use_liger(cfg.training.kernels, device)  # the Trainer patches the model
+    row_tokens = gpu_paths.row_tokens(cfg.data.max_length, device, getattr(model.config, "_attn_implementation", None))
     if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
         args.train_sampling_strategy = "group_by_length"
         batching = "padded"
-    trainer = trainer_class(cfg.training.max_tokens_per_batch)(
+    bins = (cfg.training.max_tokens_per_batch or cfg.training.batch_size * cfg.data.max_length) \
+        if cfg.data.packing == "bins" else 0  # engine.bins: the epoch packed into full micro-batches
+    trainer = trainer_class(cfg.training.max_tokens_per_batch, bins_budget=bins)(
         model=model,
         args=args,
         train_dataset=data.train,
         eval_dataset=data.val,
-        data_collator=task.collator(tokenizer, batching, row_tokens=cfg.data.max_length),
+        data_collator=task.collator(tokenizer, batching, row_tokens=row_tokens),
         callbacks=[callback],
     )
     quiet_trainer(trainer)
@@ -190,11 +200,13 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         say(f"Resuming from {resume_ckpt.name}")
     trainer.train(resume_from_checkpoint=str(resume_ckpt) if resume_ckpt else None)
     if not callback.stopped and callback.nan_step is None:
+        from ..adapter_save import save_final_adapter  # the final checkpoint's adapter copied, not saved again
+
         say("Saving adapter")
         if ranks.distributed:  # every rank takes part (FSDP gathers the shards); rank 0 writes
             trainer.save_model(str(rd / rundir.ADAPTER_DIR))
+            if ranks.is_main:
+                tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
         else:
-            model.save_pretrained(rd / rundir.ADAPTER_DIR, safe_serialization=True)
-        if ranks.is_main:
-            tokenizer.save_pretrained(rd / rundir.ADAPTER_DIR)
+            save_final_adapter(model, tokenizer, rd, trainer.state.global_step)
     return FitResult(trainer.state.global_step, callback.stopped, callback.nan_step, callback.last_loss)
