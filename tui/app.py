@@ -39,7 +39,6 @@ from .state import AppState
 from .widgets.confirm import Confirm
 from .widgets.fields import leave_text_field
 
-
 QUIT_QUESTION = ("A run is training inside the app: quitting stops it (a checkpoint is saved first). To keep a run "
                  "training after you quit, start it with d on the Train screen (detached). Save, stop and quit?")
 
