@@ -34,8 +34,19 @@ class MemoryEstimate:
     device_total_gb: float | None
     grads_gb: float = 0.0  # encoder tasks: gradients (of every weight in full fine-tuning)
     method: str = "lora"  # "full" or "lora"
+    layer_gb: float = 0.0  # one block's stored weights (what fsdp / ZeRO-3 gathers at a time)
+    processes: int = 1  # training.processes; > 1: the figures are one device's (engine.memory_dist)
+    strategy: str = "ddp"  # training.distributed as it applies (ddp on CPU)
+    gathered_gb: float = 0.0
+    shared_host: bool = False  # CPU processes: every copy in the same RAM
 
     def breakdown(self) -> str:
+        from .memory_dist import breakdown_suffix
+
+        text = self._parts()
+        return text + breakdown_suffix(self) if self.processes > 1 else text
+
+    def _parts(self) -> str:
         if self.method == "full":
             return (f"full fine-tune: weights {self.weights_gb:.2f} + gradients {self.grads_gb:.2f} + AdamW "
                     f"{self.optimizer_gb:.2f} + activations {self.activations_gb:.2f} GB")
@@ -47,13 +58,23 @@ class MemoryEstimate:
     def fits(self) -> bool | None:
         if self.params is None or self.device_total_gb is None:
             return None
-        return self.total_gb <= self.device_total_gb * 0.9
+        return self.needed_gb <= self.device_total_gb * 0.9
+
+    @property
+    def needed_gb(self) -> float:
+        """What the device found must hold: one device's figure, or every CPU process's in the shared RAM."""
+        return self.total_gb * self.processes if self.shared_host else self.total_gb
 
     def verdict(self) -> str:
         if self.params is None:
             return "unknown (the model's config.json is not available locally)"
         where = f"{self.device_total_gb:.1f} GB {self.device_name}" if self.device_total_gb else self.device_name
         word = {True: "should fit", False: "will NOT fit", None: "unknown"}[self.fits]
+        if self.processes > 1:
+            from .memory_dist import verdict_prefix
+
+            each = f"{self.total_gb:.2f} GB each, {self.needed_gb:.2f} GB" if self.shared_host else f"{self.total_gb:.2f} GB"
+            return f"{verdict_prefix(self)} ≈ {each} of {where}: {word}"
         return f"≈ {self.total_gb:.2f} GB of {where}: {word}"
 
 
@@ -99,6 +120,13 @@ def encoder_method(cfg: Config) -> str:
 
 
 def estimate_memory(cfg: Config, device: tuple[str, float | None] | None = None) -> MemoryEstimate:
+    """One device's estimate; with ``training.processes`` > 1, per device for ``training.distributed``."""
+    from .memory_dist import per_device
+
+    return per_device(_one_device(cfg, device), cfg)
+
+
+def _one_device(cfg: Config, device: tuple[str, float | None] | None) -> MemoryEstimate:
     shape = model_shape(cfg.model.name)
     name, device_gb = device or device_memory()
     if shape is None:
@@ -140,4 +168,5 @@ def estimate_memory(cfg: Config, device: tuple[str, float | None] | None = None)
         blocks = layers * per_layer
     activations = blocks + tokens * vocab * 4 * 2  # logits and their gradient, float32
     total = weights + lora + optimizer + activations + 0.3 * GB  # runtime overhead
-    return MemoryEstimate(params, weights / GB, lora / GB, optimizer / GB, activations / GB, total / GB, name, device_gb)
+    return MemoryEstimate(params, weights / GB, lora / GB, optimizer / GB, activations / GB, total / GB, name, device_gb,
+                          layer_gb=block * (bytes_per or compute_bytes) / GB)

@@ -83,4 +83,5 @@ def estimate(cfg, shape: dict, device_name: str, device_gb: float | None, method
         activations = layers * per_layer
     total = weights + grads + lora + optimizer + activations + 0.3 * GB
     return MemoryEstimate(params, weights / GB, lora / GB, optimizer / GB, activations / GB, total / GB, device_name,
-                          device_gb, grads_gb=grads / GB, method=method)
+                          device_gb, grads_gb=grads / GB, method=method,
+                          layer_gb=(weights - (params - linear) * cb if method == "lora" else linear * cb) / max(layers, 1) / GB)

@@ -39,6 +39,9 @@ from .state import AppState
 from .widgets.confirm import Confirm
 from .widgets.fields import leave_text_field
 
+QUIT_QUESTION = ("A run is training inside the app: quitting stops it (a checkpoint is saved first). To keep a run "
+                 "training after you quit, start it with d on the Train screen (detached). Save, stop and quit?")
+
 
 def _styled_at_birth(cls):
     """A mode's screen factory that spares its first switch a restyle of every screen.
@@ -239,7 +242,7 @@ class TuneDeckApp(App):
                 self.notify("TuneDeck quits once the checkpoint is saved (Ctrl+Q again: quit now).",
                             title="Stopping", severity="warning")
 
-        self.push_screen(Confirm("A run is training. Save a checkpoint, stop it and quit?", "Stop and quit"), answer)
+        self.push_screen(Confirm(QUIT_QUESTION, "Stop and quit"), answer)
 
     def on_training_over(self, msg: TrainingOver) -> None:
         """The Train screen's run is over (the screen posts it; it bubbles here)."""

@@ -23,16 +23,9 @@ from engine import rundir
 from engine.config import Config, save_config
 from engine.events import Event, RunFailed
 from engine.follow import MetricsTail
+from engine.memory_dist import visible_gpus
 
 LAUNCH_LOG = "tunedeck-launch.log"
-
-
-def visible_gpus() -> int:
-    """GPUs this machine shows (CUDA_VISIBLE_DEVICES, else /dev/nvidiaN), without loading torch."""
-    env = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if env is not None:
-        return len([d for d in env.split(",") if d.strip() and d.strip() != "-1"])
-    return len([p for p in Path("/dev").glob("nvidia[0-9]*")])
 
 
 def devices_line() -> str:

@@ -122,6 +122,7 @@ async def test_quit_during_a_run_asks_then_stops_with_checkpoint(tmp_path, monke
         await pilot.press("f2")
         await pilot.press("ctrl+q")
         await until(pilot, lambda: isinstance(app.screen, Confirm), what="the quit question")
+        assert "quitting stops it" in app.screen.question and "start it with d" in app.screen.question
         await pilot.press("escape")  # no: keep training
         await pilot.pause(0.2)
         assert app.is_running and app.state.training and not stopped.is_set()

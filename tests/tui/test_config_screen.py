@@ -261,3 +261,20 @@ async def test_verdicts_of_other_screens_are_kept(tmp_path):
         assert "data.template" in (app.config_problem() or "")
         await type_into(pilot, app, "data.template", "qa")  # fixing it here clears it
         assert app.state.config.data.template == "qa" and not app.state.invalid
+
+
+async def test_memory_estimate_per_device_for_the_strategy(tmp_path, monkeypatch):
+    import engine.memory_dist
+
+    monkeypatch.setattr(engine.memory, "device_memory", lambda: ("GPU test", 24.0))
+    monkeypatch.setattr(engine.memory_dist, "visible_gpus", lambda: 2)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: "should fit" in text(app, "#cfg-memory"), what="the estimate")
+        one = text(app, "#cfg-memory")
+        assert "per device" not in one
+        await type_into(pilot, app, "training.processes", "2")
+        app.state.set_field("training.distributed", "fsdp")
+        app.screen.sync_from_config()
+        await until(pilot, lambda: "per device (fsdp, 2 processes) ≈" in text(app, "#cfg-memory"), what="the fsdp estimate")
+        assert "÷2" in text(app, "#cfg-memory")

@@ -8,7 +8,8 @@ redrawn by a 5 Hz timer when something new arrived, so a burst of fast steps
 costs one repaint. Stop sets a threading.Event the engine polls between steps;
 it saves a checkpoint before it ends the run.
 
-Keys: s start, x stop (checkpoint, then stop), k checkpoint now, c switch the
+Keys: s start, d start detached (its own process: it keeps training after you
+quit, followed through its folder like multi-process runs), x stop (checkpoint, then stop), k checkpoint now, c switch the
 side chart (learning rate / tokens/s). Ctrl+T starts from any screen.
 """
 
@@ -48,6 +49,7 @@ class TrainScreen(Notifying, Screen):
     VERTICAL_BREAKPOINTS = [(0, "-short"), (36, "-tall")]
     BINDINGS = [
         Binding("s", "start", "Start"),
+        Binding("d", "start_detached", "Start detached", show=False),
         Binding("x", "stop", "Stop"),
         Binding("k", "save_now", "Checkpoint"),
         Binding("c", "cycle_chart", "LR/tok/s"),
@@ -70,7 +72,7 @@ class TrainScreen(Notifying, Screen):
     def compose(self) -> ComposeResult:
         yield NavTabs("train")
         with Horizontal(id="train-bar"):
-            yield Button("▶ Start", id="start", variant="success", compact=True, tooltip="s or Ctrl+T")
+            yield Button("▶ Start", id="start", variant="success", compact=True, tooltip="s or Ctrl+T; d: detached, keeps training after you quit")
             yield Button("■ Stop", id="stop", variant="error", compact=True, disabled=True,
                          tooltip="x: save a checkpoint, then stop")
             yield Button("Checkpoint", id="savenow", compact=True, disabled=True, tooltip="k: save a checkpoint now")
@@ -121,15 +123,17 @@ class TrainScreen(Notifying, Screen):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "start":
+        if action in ("start", "start_detached"):
             return None if (self.running or self.app.state.invalid) else True
         if action in ("stop", "save_now"):
             return None if (not self.running or self.stopping) else True
         return True
 
     @on(Button.Pressed, "#start")
-    def action_start(self, resume: str | None = None) -> None:
-        """Start a run with the current config, or resume the run folder ``resume`` from its last checkpoint."""
+    def action_start(self, resume: str | None = None, detach: bool = False) -> None:
+        """Start a run with the current config, or resume the run folder ``resume`` from its last checkpoint.
+
+        ``detach``: in its own process group (``tunedeck train``) even on one process, so it outlives the app."""
         state = self.app.state
         if self.running or state.training:
             self._notify("A run is already training in this app; stop it first (x).", "warning")
@@ -154,7 +158,7 @@ class TrainScreen(Notifying, Screen):
         else:
             run_dir, self.app.run_dir = self.app.run_dir, None  # --run-dir names the first run only
             self._log(f"Starting: {state.config.model.name} on {state.config.data.path}")
-        if state.config.training.processes > 1:  # several processes: `tunedeck train --nproc N`, followed by its folder
+        if state.config.training.processes > 1 or detach:  # several processes: `tunedeck train --nproc N`, followed by its folder
             self._start_child(copy.deepcopy(state.config), run_dir, self.resuming)
             return
         self._train(copy.deepcopy(state.config), self.stop_event, self.save_event, run_dir, self.resuming)
@@ -165,7 +169,8 @@ class TrainScreen(Notifying, Screen):
         n = cfg.training.processes
         self.child = ChildRun.start(None if resume else cfg, n, run_dir=run_dir, resume=resume)
         self.app.child_training = True
-        self._log(f"Training on {n} processes (tunedeck train --nproc {n}) in {self.child.run_dir}; "
+        how = f"on {n} processes (tunedeck train --nproc {n})" if n > 1 else "in its own process (tunedeck train)"
+        self._log(f"Training {how} in {self.child.run_dir}; "
                   "quitting the app leaves it training (tunedeck attach follows it)")
 
     def _follow_child(self) -> None:
@@ -188,6 +193,10 @@ class TrainScreen(Notifying, Screen):
 
         self.monitor.charts.history = History.from_events(read_events(Path(run_dir) / METRICS_FILE))
         self.monitor.charts.redraw()
+
+    def action_start_detached(self) -> None:
+        """Start in its own process group, as multi-process runs are: quitting the app leaves it training."""
+        self.action_start(detach=True)
 
     @on(Button.Pressed, "#stop")
     def action_stop(self) -> None:
