@@ -58,14 +58,14 @@ async def test_the_table_marks_staged_runs_and_the_details_show_the_chain():
         screen.select(THREE)
         await until(pilot, lambda: "stage 3" in text(pilot.app, "#runs-detail"), what="the chain in the details")
         detail = text(pilot.app, "#runs-detail")
-        assert ("stage 3: smollm2-135m-instruct → 20251124-080000-docs-stage1 (causal_lm) → "
-                "20251124-083000-qa-stage2 (causal_lm, merged adapter) → this run (classification, merged adapter)"
+        assert ("stage 3: smollm2-135m-instruct → docs-stage1 (causal_lm) → "
+                "qa-stage2 (causal_lm, merged adapter) → this run (classification, merged adapter)"
                 in detail.replace("\n", " "))
         assert "l: compare its chain" in detail
         screen.select(ONE)  # stage 1 itself is a one-stage run: no chain, no l
-        await until(pilot, lambda: ONE in text(pilot.app, "#runs-detail"), what="stage 1's details")
+        await until(pilot, lambda: text(pilot.app, "#runs-detail").startswith(ONE), what="stage 1's details")
         assert "stage " not in text(pilot.app, "#runs-detail")
-        assert screen.check_action("compare_chain", ()) is None
+        assert not screen.check_action("compare_chain", ())
 
 
 async def test_l_opens_compare_with_the_chain_end_to_end():

@@ -188,6 +188,7 @@ class RunsScreen(Screen):
         out.append(f"  {s.status}", style=STATE_STYLE.get(s.status, ""))
         out.append(f" · {s.model} on {s.dataset}\n")
         out.append(chain_text(self.chains.get(s.name, [])))
+        detail.set_class(s.name in self.chains, "-staged")
         if s.error:
             out.append(f"{s.error}\n", style="red")
             if s.hint:
@@ -229,8 +230,8 @@ class RunsScreen(Screen):
             return True if s and s.status != "running" else None
         if action == "compare":
             return True if len(self.marked) >= 2 else None
-        if action == "compare_chain":
-            return True if s is not None and s.name in self.chains else None
+        if action == "compare_chain":  # shown in the footer on a staged run only
+            return s is not None and s.name in self.chains
         return True
 
 

@@ -9,6 +9,7 @@ the run itself last): its name, task, base model and how it started (the base mo
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from engine.rundir import CONFIG_FILE
 from engine.tasks.stages import LINEAGE_FILE, lineage
 
 MARK = "⤷"
+STAMP = re.compile(r"^\d{8}-\d{6}-(?=.)")  # the run folder's timestamp prefix, left out of the chain line
+
+
+def short_name(name: str) -> str:
+    return STAMP.sub("", name)
 
 
 @dataclass(frozen=True)
@@ -63,7 +69,8 @@ def stage_mark(stages: list[Stage] | None) -> str:
 
 
 def chain_text(stages: list[Stage]) -> Text:
-    """``stage 3: base → stage1 (causal_lm) → stage2 (classification, merged adapter) → this run (…)``."""
+    """``stage 3: base → docs (causal_lm) → qa (causal_lm, merged adapter) → this run (…)``: each stage's name
+    without its timestamp, its task and how it started from the one before."""
     out = Text()
     if len(stages) < 2:
         return out
@@ -72,7 +79,7 @@ def chain_text(stages: list[Stage]) -> Text:
     out.append(first.model or "base", style="dim")
     for i, st in enumerate(stages):
         out.append(" → ")
-        out.append("this run" if i == len(stages) - 1 else st.name, style="bold" if st.exists else "strike")
+        out.append("this run" if i == len(stages) - 1 else short_name(st.name), style="bold" if st.exists else "strike")
         how = [st.task] if st.task else []
         if i and st.start:
             how.append(st.start)
