@@ -59,7 +59,8 @@ class RunsScreen(Screen):
         Binding("enter", "on_current('open_run')", "Open"),
         Binding("space", "mark", "Mark", key_display="␣"),
         Binding("c", "compare", "Compare"),
-        Binding("l", "compare_chain", "Chain", tooltip="Compare a staged run's chain: every stage's loss, end to end"),
+        Binding("l", "compare_chain", "Chain", show=False,  # the details say it (the 80-column footer is full)
+                tooltip="Compare a staged run's chain: every stage's loss, end to end"),
         Binding("d", "delete", "Delete"),
         Binding("r", "on_current('resume_run')", "Resume"),
         Binding("x", "stop_run", "Stop", show=False),
@@ -230,7 +231,7 @@ class RunsScreen(Screen):
             return True if s and s.status != "running" else None
         if action == "compare":
             return True if len(self.marked) >= 2 else None
-        if action == "compare_chain":  # shown in the footer on a staged run only
+        if action == "compare_chain":
             return s is not None and s.name in self.chains
         return True
 
