@@ -134,11 +134,12 @@ class TuneDeckApp(App):
             self.switch_mode("runs")
         self.push_screen(RunScreen(run_dir))
 
-    def open_compare(self, run_dirs: list[str | Path]) -> None:
-        """Overlay the loss curves of two or more runs (oldest first) on top of the Runs screen."""
+    def open_compare(self, run_dirs: list[str | Path], chain: bool = False) -> None:
+        """Overlay the loss curves of two or more runs (oldest first) on top of the Runs screen;
+        ``chain``: the stages of one staged run, each curve starting where the previous stage ended."""
         from .screens.compare import CompareScreen
 
-        self.push_screen(CompareScreen(run_dirs))
+        self.push_screen(CompareScreen(run_dirs, chain=chain))
 
     def open_eval(self, run_dir: str | Path, checkpoint: str | None = None) -> None:
         from .screens.evaluate import EvalScreen

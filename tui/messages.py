@@ -181,10 +181,11 @@ class StatsReady(Message):
 
 
 class RunsListed(Message):
-    def __init__(self, runs_dir: str, summaries: list[Any]) -> None:
+    def __init__(self, runs_dir: str, summaries: list[Any], chains: dict[str, list] | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_dir
         self.summaries = summaries
+        self.chains = chains or {}  # staged runs' chains by run name (tui/widgets/run_lineage.py)
 
 
 class HistoryLoaded(Message):

@@ -102,3 +102,26 @@ def append_steps(run_dir: Path, first: int, last: int, max_steps: int) -> None:
     for e in step_events(str(run_dir), first, last, max_steps):
         w(e)
     w.close()
+
+
+STAGES = ("20251124-080000-docs-stage1", "20251124-083000-qa-stage2", "20251124-090000-cls-stage3")
+
+
+def make_chain(runs_dir: Path | str, names: tuple[str, ...] = STAGES) -> list[Path]:
+    """A three-stage chain as ``tunedeck train --from RUN`` leaves it: stage 1 a causal-LM run on raw domain text
+    (30 steps), stage 2 instruction tuning from it (20 steps), stage 3 a classification run from stage 2
+    (40 steps); stages 2 and 3 carry ``model.from_run`` and lineage.json (written here by hand)."""
+    from cls_fixtures import make_cls_run
+
+    from engine.tasks.stages import LINEAGE_FILE
+
+    one = make_run(runs_dir, names[0], steps=30, max_steps=30, sets={"data.path": "sample_data/domain_docs.txt"})
+    two = make_run(runs_dir, names[1], steps=20, max_steps=20, scale=0.7, sets={"model.from_run": str(one)})
+    three = make_cls_run(runs_dir, names[2], model="smollm2-135m-instruct")
+    cfg = load_config(three / rundir.CONFIG_FILE)
+    cfg.model.from_run = str(two)
+    save_config(cfg, three / rundir.CONFIG_FILE)
+    for rd, src, chain, task in ((two, one, [one], "causal_lm"), (three, two, [one, two], "causal_lm")):
+        lineage = {"from_run": str(src), "chain": [str(c) for c in chain], "start": "merged adapter", "from_task": task}
+        (rd / LINEAGE_FILE).write_text(json.dumps(lineage, indent=1) + "\n")
+    return [one, two, three]

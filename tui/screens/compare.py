@@ -6,6 +6,10 @@ classification (from eval.json, else the last eval event); causal-LM runs show t
 Pushed from the Runs screen (mark runs with space, then c). Everything comes
 from the run folders (metrics.jsonl, config.yaml), read in a worker.
 
+Pushed with ``chain=True`` from a staged run (l on the Runs screen): the runs are one chain's stages, oldest
+first, and each stage's curve is drawn after the previous stages' steps (its step 1 at their last step + 1),
+so the chain reads as one continuous training; the title and legend say so.
+
 Keys: v switch between training and eval loss, Esc back.
 """
 
@@ -49,9 +53,10 @@ class CompareScreen(Screen):
         Binding("v", "toggle_eval", "Train/eval loss"),
     ]
 
-    def __init__(self, run_dirs: list[str | Path]):
+    def __init__(self, run_dirs: list[str | Path], chain: bool = False):
         super().__init__()
         self.run_dirs = [Path(p) for p in run_dirs]
+        self.chain = chain  # the stages of one chain: curves laid end to end
         self.histories: list[History] = []
         self.diff: list[tuple[str, list]] = []
         self.scores: list = []  # engine.run_scores.RunScores or None, per run
@@ -59,7 +64,9 @@ class CompareScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield NavTabs("runs")
-        yield Label(f" Comparing {len(self.run_dirs)} runs", id="cmp-title")
+        title = (f" Chain of {len(self.run_dirs)} stages, oldest first: each stage's steps continue from the last"
+                 if self.chain else f" Comparing {len(self.run_dirs)} runs")
+        yield Label(title, id="cmp-title")
         yield Chart("loss", id="cmp-chart")
         yield Static("", id="cmp-legend")
         yield Label("", id="cmp-diff-title")
@@ -108,21 +115,34 @@ class CompareScreen(Screen):
             title.update(Text(f" {n} setting{'s' * (n != 1)} differ" if n else " Same config in every run",
                               style="bold"))
 
+    def offsets(self) -> list[int]:
+        """Steps before each run's curve: 0 each, or in a chain the steps of the stages before it."""
+        out, before = [], 0
+        for h in self.histories:
+            out.append(before if self.chain else 0)
+            before += int(max(list(h.steps) + list(h.eval_steps) + [0]))
+        return out
+
     def _draw(self) -> None:
         series = []
         legend = Text()
+        offsets = self.offsets()
         for i, (rd, h) in enumerate(zip(self.run_dirs, self.histories, strict=False)):
             color = PALETTE[i % len(PALETTE)]
             xs, ys = (h.eval_steps, h.eval_loss) if self.eval else (h.steps, h.loss)
-            series.append((xs, ys, color))
+            series.append(([x + offsets[i] for x in xs], ys, color))
             if i:
                 legend.append("  ")
             legend.append("■ ", style=f"color({color})")
+            if self.chain:
+                legend.append(f"{i + 1}. ", style="bold")
             last = next((y for y in reversed(ys) if y == y), None)
             legend.append(cut(rd.name, 30) + (f" {last:.3f}" if last is not None else " (no points)"))
             score = self.scores[i] if i < len(self.scores) else None
             if score is not None:
                 legend.append(f" · {scores_text(score)}", style="bold")
+        if self.chain:
+            legend.append("  (x: steps of the whole chain, each stage after the ones before)", style="dim")
         self.query_one("#cmp-chart", Chart).show("eval loss" if self.eval else "training loss", series)
         self.query_one("#cmp-legend", Static).update(legend)
 

@@ -6,7 +6,7 @@ worker every couple of seconds, so runs started by other processes (headless
 
 Keys: Enter open the run (live for a running one: charts, progress, stop),
 space mark for comparison, c compare the marked runs (overlaid loss curves and
-config differences), d delete (after confirmation), r resume from the last
+config differences), l compare a staged run's chain (its stages' curves end to end), d delete (after confirmation), r resume from the last
 checkpoint, x stop a running run, e evaluate, E export, p playground.
 """
 
@@ -31,6 +31,7 @@ from ..text import fmt_loss
 from ..widgets.confirm import Confirm
 from ..widgets.fit_columns import Col, fit_cell, fit_columns
 from ..widgets.nav import NavTabs
+from ..widgets.run_lineage import chain_text, is_staged, read_chain, stage_mark
 from ..widgets.run_scores import score_cell, score_detail
 from ..widgets.run_status import STATE_STYLE
 
@@ -44,11 +45,11 @@ FIT_STEPS = [("data", 16), ("model", 16), ("run", 30), ("started", None), ("data
              ("model", 14), ("run", 18), ("model", None), ("best", None), ("run", 12)]
 
 
-def row_cells(s: RunSummary, marked: bool) -> tuple:
+def row_cells(s: RunSummary, marked: bool, stages: list | None = None) -> tuple:
     steps = f"{s.steps}/{s.max_steps}" if s.max_steps else str(s.steps)
     started = s.started.strftime("%m-%d %H:%M") if s.started else "-"
     return (Text("●" if marked else " ", style="bold cyan"), Text(s.status, style=STATE_STYLE.get(s.status, "")),
-            Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), score_cell(s) or fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
+            stage_mark(stages) + Path(s.path).name, steps, fmt_loss(s.final_loss, "-"), score_cell(s) or fmt_loss(s.best_eval_loss, "-"), format_duration(s.duration_s),
             s.model_short, s.dataset_short, started)
 
 
@@ -58,6 +59,8 @@ class RunsScreen(Screen):
         Binding("enter", "on_current('open_run')", "Open"),
         Binding("space", "mark", "Mark", key_display="␣"),
         Binding("c", "compare", "Compare"),
+        Binding("l", "compare_chain", "Chain", show=False,  # the details say it (the 80-column footer is full)
+                tooltip="Compare a staged run's chain: every stage's loss, end to end"),
         Binding("d", "delete", "Delete"),
         Binding("r", "on_current('resume_run')", "Resume"),
         Binding("x", "stop_run", "Stop", show=False),
@@ -69,6 +72,7 @@ class RunsScreen(Screen):
     def __init__(self):
         super().__init__()
         self.summaries: list[RunSummary] = []
+        self.chains: dict[str, list] = {}  # staged runs' chains (tui/widgets/run_lineage.py), by run name
         self.marked: set[str] = set()  # run names marked for comparison
         self.listed = False  # the first listing arrived
         self._shown: list[tuple] = []  # what the table shows, to skip redraws when nothing changed
@@ -103,12 +107,14 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs-list", exit_on_error=False)
     def _list(self, runs_dir: str) -> None:
-        self.post_message(RunsListed(runs_dir, list_summaries(runs_dir)))
+        summaries = list_summaries(runs_dir)
+        chains = {s.name: read_chain(s.path) for s in summaries if is_staged(s.path)}
+        self.post_message(RunsListed(runs_dir, summaries, chains))
 
     def on_runs_listed(self, msg: RunsListed) -> None:
         if msg.runs_dir != self.runs_dir:
             return  # the runs folder changed meanwhile; a newer listing is on its way
-        self.summaries = msg.summaries
+        self.summaries, self.chains = msg.summaries, msg.chains
         self.listed = True
         names = {s.name for s in self.summaries}
         self.marked &= names
@@ -118,7 +124,7 @@ class RunsScreen(Screen):
 
     def _fill_table(self) -> None:
         table = self.query_one(DataTable)
-        rows = [row_cells(s, s.name in self.marked) for s in self.summaries]
+        rows = [row_cells(s, s.name in self.marked, self.chains.get(s.name)) for s in self.summaries]
         plain = [tuple(str(c) for c in r) for r in rows]
         title = self.query_one("#runs-title", Label)
         n = len(self.summaries)
@@ -182,6 +188,8 @@ class RunsScreen(Screen):
         out.append(f"{s.name}", style="bold")
         out.append(f"  {s.status}", style=STATE_STYLE.get(s.status, ""))
         out.append(f" · {s.model} on {s.dataset}\n")
+        out.append(chain_text(self.chains.get(s.name, [])))
+        detail.set_class(s.name in self.chains, "-staged")
         if s.error:
             out.append(f"{s.error}\n", style="red")
             if s.hint:
@@ -192,11 +200,11 @@ class RunsScreen(Screen):
         out.append(f"checkpoints: {ckpts} · adapter: {'yes' if s.has_adapter else 'no'}{started}\n", style="dim")
         if peak_words(s):  # the device monitor's peak, out-of-memory recoveries (tui/device_line.py)
             out.append(peak_words(s) + "\n", style="yellow" if s.oom_recoveries else "dim")
-        out.append(self._next_steps(s), style="italic")
+        out.append(self._next_steps(s, s.name in self.chains), style="italic")
         detail.update(out)
 
     @staticmethod
-    def _next_steps(s: RunSummary) -> str:
+    def _next_steps(s: RunSummary, staged: bool = False) -> str:
         if s.status == "running":
             return "Enter: watch live · x: stop (saves a checkpoint)"
         can = ["Enter: charts and config"]
@@ -204,7 +212,7 @@ class RunsScreen(Screen):
             can.append("r: resume")
         if s.has_adapter or s.checkpoints:
             can += ["p: playground", "e: evaluate", "E: export"]
-        can += ["space: mark, c: compare", "d: delete"]
+        can += ["space: mark, c: compare"] + (["l: compare its chain"] if staged else []) + ["d: delete"]
         return " · ".join(can)
 
     # -- actions --------------------------------------------------------------------------------
@@ -223,6 +231,8 @@ class RunsScreen(Screen):
             return True if s and s.status != "running" else None
         if action == "compare":
             return True if len(self.marked) >= 2 else None
+        if action == "compare_chain":
+            return s is not None and s.name in self.chains
         return True
 
 
@@ -246,6 +256,15 @@ class RunsScreen(Screen):
             self.notify("Mark two or more runs with space first.", severity="warning")
             return
         self.app.open_compare([s.path for s in reversed(runs)])  # oldest first
+
+    def action_compare_chain(self) -> None:
+        """The highlighted staged run's chain in the compare view, oldest stage first, steps end to end."""
+        s = self.current()
+        stages = [st.path for st in self.chains.get(s.name, []) if st.exists] if s is not None else []
+        if len(stages) < 2:
+            self.notify("Not a staged run (or its earlier stages were deleted): nothing to chain.", severity="warning")
+            return
+        self.app.open_compare(stages, chain=True)
 
     def action_delete(self) -> None:
         s = self.current()
