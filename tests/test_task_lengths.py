@@ -144,7 +144,7 @@ def test_lengths_are_cached_by_task_settings(tiny_bert, private_cache):
     assert measure_task(cfg, rows, tok) == first  # read back
     cfg.qa.doc_stride = 16  # other windows: measured again, cached beside
     again = measure_task(cfg, rows, tok)
-    assert len(list(private_cache.glob("task-*.json"))) == 2 and sum(again.windows) >= sum(first.windows)
+    assert len(list(private_cache.glob("task-*.json"))) == 2 and again.windows != first.windows
     cfg.qa.max_length = 128
     measure_task(cfg, rows, tok)
     assert len(list(private_cache.glob("task-*.json"))) == 3
@@ -163,7 +163,7 @@ def test_lengths_are_cached_by_task_settings(tiny_bert, private_cache):
 def test_cli_data_with_a_task_config_prints_lengths(tiny_bert, tmp_path, capsys, task, path):
     from tui.cli import main
 
-    cfg = _cfg(task, tiny_bert, path, max_length=96)
+    cfg = _cfg(task, tiny_bert, path, max_length=96, **({"doc_stride": 32} if task == "extractive_qa" else {}))
     cfg_path = tmp_path / "cfg.yaml"
     save_config(cfg, cfg_path)
     assert main(["data", str(path), "--config", str(cfg_path)]) == 0
@@ -173,6 +173,17 @@ def test_cli_data_with_a_task_config_prints_lengths(tiny_bert, tmp_path, capsys,
     fig = tl.figures(96)
     assert f"p95 {fig.p95:,}, p99 {fig.p99:,}, max {fig.max:,}" in out and "█" in out
     if task == "extractive_qa":
-        assert "windows at qa.max_length=96" in out and "answers lost to truncation" in out
+        assert "windows at qa.max_length=96, qa.doc_stride=32" in out and "answers lost to truncation" in out
     else:
         assert f"over cls.max_length=96: {fig.over:,}" in out
+
+
+def test_cli_data_with_qa_windows_that_cannot_be_made_is_one_line(tiny_bert, tmp_path, capsys):
+    from tui.cli import main
+
+    cfg = _cfg("extractive_qa", tiny_bert, SQUAD, max_length=96, doc_stride=128)
+    cfg_path = tmp_path / "cfg.yaml"
+    save_config(cfg, cfg_path)
+    assert main(["data", str(SQUAD), "--config", str(cfg_path)]) == 2
+    err = capsys.readouterr().err
+    assert "qa.doc_stride" in err and len(err.strip().splitlines()) == 1
