@@ -7,7 +7,7 @@ highlighted and the current window's part of it bright (the rest dim), one capti
 the window's tokens with the labelled start and end tokens marked. A worker counts windows and answers
 lost to truncation over the whole set.
 
-Keys: n/→ next question, p/← previous, r random, w next window (W previous), v token view.
+Keys: n/→ next question, p/← previous, r random, w next window (W previous), v token view, l token lengths.
 The app shows this screen in the "template" mode when ``task: extractive_qa`` (tui/qa_modes.py).
 """
 
