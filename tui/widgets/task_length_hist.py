@@ -68,7 +68,7 @@ class TaskLengthPanel(LengthPanel):
         chart.values, chart.max_length = tl.lengths, max_length
         chart.refresh()
         qa = tl.task == "extractive_qa"
-        what = f"{fig.samples:,} questions (question + context)" if qa else f"all {fig.samples:,} rows"
+        what = f"{fig.samples:,} questions + contexts" if qa else f"all {fig.samples:,} rows"
         self.query_one("#len-title", Static).update(Text.assemble(
             ("Token lengths", "bold"), f" of {what}, as the trainer tokenises them"))
         figs = Text()
