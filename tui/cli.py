@@ -250,6 +250,8 @@ def cmd_data(args) -> int:
         ds, info = load_dataset(DataConfig(path=args.path, format=args.format, delimiter=args.delimiter))
     except TuneDeckError:
         if qa:
+            if args.config:
+                print_lengths(args.path, args.config, args.format, args.delimiter)
             return 0  # flat QA data has no causal-LM reading
         raise
     print(info.describe())

@@ -19,7 +19,7 @@ def print_lengths(path: str, config: str, fmt: str = "auto", delimiter: str | No
     if delimiter is not None:
         cfg.data.delimiter = delimiter
     if cfg.task != "causal_lm":
-        print(f"token lengths: measured for causal_lm configs; {config} trains task {cfg.task}")
+        print_task_lengths(cfg)
         return
     _quiet()
     ds, info = load_dataset(cfg.data)
@@ -38,6 +38,28 @@ def print_lengths(path: str, config: str, fmt: str = "auto", delimiter: str | No
     if lengths.errors:
         print(f"warning: {lengths.errors:,} rows cannot be formatted ({lengths.first_error})", file=sys.stderr)
     for line in text_histogram(lengths.lengths, cfg.data.max_length):
+        print(line)
+
+
+def print_task_lengths(cfg) -> None:
+    """Extractive QA and classification: the figures of every row (question) as the task's trainer tokenises it."""
+    from engine.lengths import text_histogram
+    from engine.tasks import get_task
+    from engine.tasks.task_lengths import measure_task, task_max_length
+
+    _quiet()
+    rows, _info = get_task(cfg.task).load_examples(cfg)
+    if cfg.task == "extractive_qa":
+        from engine.tasks.qa_model import load_qa_tokenizer as load
+    else:
+        from engine.tasks.cls_model import load_cls_tokenizer as load
+    tokenizer = load(cfg.model)
+    if len(rows) > 2000:
+        print(f"measuring token lengths of {len(rows):,} rows with the {cfg.model.name} tokenizer …", file=sys.stderr, flush=True)
+    tl = measure_task(cfg, rows, tokenizer)
+    for line in tl.lines(cfg):
+        print(line)
+    for line in text_histogram(tl.lengths, task_max_length(cfg)):
         print(line)
 
 

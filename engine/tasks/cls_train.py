@@ -31,11 +31,17 @@ def encode_rows(rows: list[dict], tokenizer, cfg, labels) -> tuple[dict[str, lis
     texts = [r["text"] for r in rows]
     pairs = [r["text_pair"] for r in rows] if rows and rows[0].get("text_pair") is not None else None
     enc = tokenizer(texts, pairs, truncation=True, max_length=cfg.cls.max_length)
-    full = tokenizer(texts, pairs, truncation=False)["input_ids"]
-    truncated = sum(1 for ids in full if len(ids) > cfg.cls.max_length)
+    truncated = sum(1 for n in token_lengths(rows, tokenizer) if n > cfg.cls.max_length)
     cols = {k: list(v) for k, v in enc.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
     cols["labels"] = [labels.encode(r["label"], r.get("dataset", "data"), r["row"]) for r in rows]
     return cols, truncated
+
+
+def token_lengths(rows: list[dict], tokenizer) -> list[int]:
+    """Tokens per row before truncation (text or text pair, special tokens included), as encode_rows counts them."""
+    texts = [r["text"] for r in rows]
+    pairs = [r["text_pair"] for r in rows] if rows and rows[0].get("text_pair") is not None else None
+    return [len(ids) for ids in tokenizer(texts, pairs, truncation=False)["input_ids"]] if rows else []
 
 
 def preview(row: dict, tokenizer, cfg) -> dict:

@@ -88,11 +88,13 @@ class LengthPanel(Vertical, can_focus=True):
     """
     BINDINGS = [
         Binding("m", "set_max(95)", "max=p95", id="template.max_length_p95",
-                tooltip="Set data.max_length to the 95th percentile of the token lengths"),
+                tooltip="Set max_length (data., or qa./cls. for those tasks) to the 95th percentile of the token lengths"),
         Binding("M", "set_max(99)", "max=p99", id="template.max_length_p99",
-                tooltip="Set data.max_length to the 99th percentile of the token lengths"),
+                tooltip="Set max_length (data., or qa./cls. for those tasks) to the 99th percentile of the token lengths"),
         Binding("escape,l", "close", "Sample", id="template.lengths_close", tooltip="Back to the sample"),
     ]
+
+    VIEW = "#tpl-view"  # what the panel takes the place of on its screen
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -108,7 +110,7 @@ class LengthPanel(Vertical, can_focus=True):
     # -- showing ---------------------------------------------------------------------------------
     def toggle(self, ds, info, tokenizer) -> None:
         """Show the panel in place of the sample (measuring if needed), or hide it again."""
-        view = self.screen.query_one("#tpl-view")
+        view = self.screen.query_one(self.VIEW)
         if self.display:
             self.display, view.display = False, True
             view.focus()

@@ -7,7 +7,7 @@ highlighted and the current window's part of it bright (the rest dim), one capti
 the window's tokens with the labelled start and end tokens marked. A worker counts windows and answers
 lost to truncation over the whole set.
 
-Keys: n/→ next question, p/← previous, r random, w next window (W previous), v token view.
+Keys: n/→ next question, p/← previous, r random, w next window (W previous), v token view, l token lengths.
 The app shows this screen in the "template" mode when ``task: extractive_qa`` (tui/qa_modes.py).
 """
 
@@ -26,6 +26,7 @@ from textual.widgets import Footer, Static
 
 from ..notify import error_line
 from .nav import NavTabs
+from .task_length_hist import TaskLengthPanel
 
 GOLD = "bold black on green"
 START = "bold black on green"
@@ -133,6 +134,7 @@ class QaTemplateScreen(Screen):
         Binding("w", "window(1)", "Window", tooltip="Next window of this question (W: previous)"),
         Binding("W", "window(-1)", "Prev window", show=False),
         Binding("v", "toggle_tokens", "Tokens"),
+        Binding("l", "lengths", "Lengths", show=False, tooltip="Token lengths of the whole dataset; m/M: max_length to p95/p99"),
     ]
 
     def __init__(self) -> None:
@@ -154,6 +156,7 @@ class QaTemplateScreen(Screen):
         with _Scroll(id="qat-view"):
             yield Static("", id="qat-body")
         yield Static("", id="qat-window")
+        yield TaskLengthPanel(id="qat-lengths")
         yield Static("", id="qat-stats")
         yield Footer()
 
@@ -207,6 +210,7 @@ class QaTemplateScreen(Screen):
         self._refresh()
         self.query_one("#qat-stats", Static).update(Text("counting windows …", style="italic dim"))
         self._count(msg.key)
+        self.query_one(TaskLengthPanel).changed(self.rows, self.info, self.tokenizer)
 
     def _refresh(self) -> None:
         if self.rows is not None:
@@ -318,6 +322,9 @@ class QaTemplateScreen(Screen):
         if self.windows:
             self.window = (self.window + delta) % len(self.windows)
             self._draw()
+
+    def action_lengths(self) -> None:
+        self.query_one(TaskLengthPanel).toggle(self.rows, self.info, self.tokenizer)
 
     def action_toggle_tokens(self) -> None:
         self.show_tokens = not self.show_tokens
