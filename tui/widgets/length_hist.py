@@ -170,6 +170,7 @@ class LengthPanel(Vertical, can_focus=True):
             self._draw()
 
     def _draw(self) -> None:
+        self.refresh_bindings()  # m/M apply now that there are lengths: the footer shows them enabled
         max_length = self.app.state.config.data.max_length
         fig = self.lengths.figures(max_length)
         chart = self.query_one(LengthChart)

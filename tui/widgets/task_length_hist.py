@@ -61,6 +61,7 @@ class TaskLengthPanel(LengthPanel):
     def _draw(self) -> None:
         from engine.tasks.task_lengths import max_length_field, task_max_length
 
+        self.refresh_bindings()  # m/M apply now that there are lengths
         cfg = self.app.state.config
         tl, max_length = self.lengths, task_max_length(cfg)
         fig = tl.figures(max_length)
