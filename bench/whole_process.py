@@ -88,7 +88,9 @@ def run(model: str, model_dir: str, data: str, rows: int, length: int, batch: in
           f"best of {repeats}, alternating; load average {os.getloadavg()[0]:.1f} at start", flush=True)
     for _ in range(repeats):
         results["plain recipe"].append(plain_arm(model_dir, data, rows, length, batch, quant, tmp))
+        print(f"  plain recipe: {json.dumps(results['plain recipe'][-1])}", flush=True)  # each arm as it ends
         results["tunedeck train"].append(tunedeck_arm(model, data, rows, length, batch, quant, tmp, env))
+        print(f"  tunedeck train: {json.dumps(results['tunedeck train'][-1])}", flush=True)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")
     print(f"\n{'arm':<16} {'tok/s whole':>11} {'wall s':>7} {'start s':>8} {'steps s':>8} {'tail s':>7} "
           f"{'peak RSS MB':>12} {'final loss':>11}")
