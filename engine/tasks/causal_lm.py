@@ -136,8 +136,8 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
 
     from .. import distributed, gpu_paths, rundir
     from ..callback import EventCallback
-    from ..dequant import prepare_for_training
-    from ..model import add_lora, count_parameters, device_name, load_base_model, quantization_words
+    from ..dequant_load import load_for_training
+    from ..model import add_lora, count_parameters, device_name, quantization_words
     from ..strategy import cpu_note, strategy_arguments
     from ..trainer import quiet_trainer, trainer_class, training_arguments
     from .stages import start_folder
@@ -154,9 +154,9 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     say(f"Loading {what} ({quantization_words(cfg.model.quantization)}, compute {dtype}) on {device}")
     if cpu_note(cfg, device, ranks.world_size):
         emit(MessageLogged(cpu_note(cfg, device, ranks.world_size), level="warning"))
-    model = load_base_model(dataclasses.replace(cfg.model, name=start) if start else cfg.model, say,
-                            fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
-    frozen = prepare_for_training(model, cfg, device, dtype, say)  # engine.dequant: CPU 4-bit, dequantized once?
+    # engine.dequant_load: CPU 4-bit dequantized once? Then in one pass (NF4 values as the weights load).
+    model, frozen = load_for_training(cfg, dataclasses.replace(cfg.model, name=start) if start else cfg.model,
+                                      device, dtype, say, fsdp=ranks.distributed and cfg.training.distributed == "fsdp")
     model = add_lora(model, cfg.model, cfg.lora)
     if cfg.lora.dropout > 0:  # engine.lora_dropout: one mask per input (q/k/v share one, gate/up another)
         from ..lora_dropout import share_lora_dropout
