@@ -127,6 +127,23 @@ def trained_positions(labels):
     return keep
 
 
+def packed_tokens(position_ids, labels) -> int:
+    """Real tokens in padding-free packed rows: every position but each row's trailing filler.
+
+    A packed row ends with filler when its samples do not fill it: the filler's positions restart at 0 and
+    none of its labels is trained. A real sample always has a trained label (samples without one are
+    dropped before training), so a last segment with no trained label is filler."""
+    import torch
+
+    width = position_ids.shape[1]
+    starts = position_ids == 0
+    last = width - 1 - torch.argmax(starts.flip(1).int(), dim=1)  # where each row's last segment begins
+    tail = torch.arange(width, device=position_ids.device)[None, :] >= last[:, None]
+    trained = ((labels != -100) & tail).any(dim=1)
+    filler = torch.where(trained, torch.zeros_like(last), width - last)
+    return int(position_ids.numel() - filler.sum())
+
+
 def completion_only_loss(model, inputs: dict, num_items_in_batch=None):
     """The causal-LM loss, with the vocabulary projection computed only where a token is trained.
 
@@ -184,6 +201,17 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True, bins_b
             if count is not None and self.args.average_tokens_across_devices and self.accelerator.num_processes > 1:
                 loss = loss * self.accelerator.num_processes  # divided by the global count; DDP averages the ranks
             return loss
+
+        def _track_num_input_tokens(self, inputs):
+            # Padding-free rows carry no attention mask, so Trainer would count their trailing filler too.
+            if (self.args.include_num_input_tokens_seen == "no" or "attention_mask" in inputs
+                    or "position_ids" not in inputs or "labels" not in inputs):
+                return super()._track_num_input_tokens(inputs)
+            import torch
+
+            n = torch.as_tensor(packed_tokens(inputs["position_ids"], inputs["labels"]), device=self.args.device,
+                                dtype=torch.int64)
+            self.state.num_input_tokens_seen += self.accelerator.gather(n).sum().item()
 
         def create_scheduler(self, num_training_steps, optimizer=None):
             from .schedule import warm_up_above_zero  # no optimizer step at learning rate 0

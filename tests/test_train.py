@@ -309,3 +309,27 @@ def test_completion_only_logits_give_the_models_own_loss_and_gradients(tiny_mode
             scaled = completion_only_loss(model, batch, num_items_in_batch=torch.tensor(total)).item()
             own_scaled = model(**batch, num_items_in_batch=torch.tensor(total)).loss.item()
         assert scaled == pytest.approx(own_scaled, rel=1e-5)
+
+
+def test_tokens_seen_counts_the_packed_rows_real_tokens_not_their_filler(tiny_model_dir, qa_file, tmp_path):
+    """Padding-free rows have no attention mask: Trainer alone would count each row's trailing filler."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from engine.tasks import get_task
+    from engine.trainer import Collator, packed_tokens
+
+    tok = AutoTokenizer.from_pretrained(tiny_model_dir)
+    feats = [{"input_ids": [7] * n, "labels": [-100] + [7] * (n - 1)} for n in (5, 17, 9, 30)]
+    rows = Collator(tok, "padding_free", row_tokens=32)(feats)  # 30 | 17+9+5 = 31: one row padded by 1
+    assert rows["input_ids"].numel() == 62 and packed_tokens(rows["position_ids"], rows["labels"]) == 61
+    one = Collator(tok, "padding_free")(feats)  # a single row, no filler
+    assert packed_tokens(one["position_ids"], one["labels"]) == 61
+    assert packed_tokens(torch.arange(4)[None, :], torch.tensor([[-100, 1, 2, 3]])) == 4
+
+    cfg = tiny_config(tiny_model_dir, qa_file, tmp_path, **{"training.max_steps": 4})  # 16 samples, batch 4: one epoch
+    real = sum(len(ids) for ids in get_task(cfg.task).prepare(cfg, lambda e: None)[3].train["input_ids"])
+    events = []
+    assert train(cfg, on_event=events.append).status == "finished"
+    steps = [e for e in events if isinstance(e, StepLogged)]
+    assert steps[-1].step == 4 and steps[-1].tokens_seen == real, (steps[-1].tokens_seen, real)
