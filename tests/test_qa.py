@@ -114,9 +114,16 @@ def test_an_answer_longer_than_any_window_is_counted_as_lost(tiny_bert):
 
 
 def test_a_question_longer_than_the_window_room_for_doc_stride_is_one_error_line(tiny_bert, tmp_path, capfd):
-    long_q = " ".join(["Which key starts training on the Train screen"] * 3) + "?"  # ~40 tokens, 64-token windows
+    # A question long enough that 64-token windows leave the context at most doc_stride=32 tokens (how many
+    # words that takes depends on the tiny tokenizer's vocabulary, built from whatever corpus is here).
+    tok, words = _tokenizer(tiny_bert), "Which key starts training on the Train screen".split()
+    long_q, n = "", 0
+    for i in range(200):
+        long_q = " ".join(words[j % len(words)] for j in range(i + 1)) + "?"
+        n = len(tok(long_q, add_special_tokens=False)["input_ids"])
+        if 64 - n - 3 <= 32:
+            break
     p = squad_file(tmp_path / "long.json", QUESTIONS[:2] + [("long-q", long_q, CONTEXT_A, "s")])
-    n = len(_tokenizer(tiny_bert)(long_q, add_special_tokens=False)["input_ids"])
     code = main(["train", "--config", "sample_data/squad_quickstart.yaml", "--data", str(p), "--model", str(tiny_bert), "--set", "qa.max_length=64",
                  "--set", "qa.doc_stride=32", "--set", "data.val_split=0", "--run-dir", str(tmp_path / "run")])
     err = capfd.readouterr().err
