@@ -14,7 +14,8 @@ to each other (per-sample position ids), only the grouping of samples into steps
 from __future__ import annotations
 
 import bisect
-import random
+
+from .batch_order import SeededBatches
 
 
 def pack_bins(lengths: list[int], budget: int) -> list[list[int]]:
@@ -37,22 +38,8 @@ def pack_bins(lengths: list[int], budget: int) -> list[list[int]]:
     return bins
 
 
-class BinBatchSampler:
+class BinBatchSampler(SeededBatches):
     """Batches = the bins of :func:`pack_bins`, in a new seeded order each epoch."""
 
     def __init__(self, lengths: list[int], budget: int, seed: int):
-        self.batches = pack_bins(lengths, budget)
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        order = list(range(len(self.batches)))
-        random.Random(self.seed * 1000 + self.epoch).shuffle(order)
-        for b in order:
-            yield self.batches[b]
+        super().__init__(pack_bins(lengths, budget), seed)

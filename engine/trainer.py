@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .batch_order import SeededBatches
 from .config import Config
 
 
@@ -75,7 +76,7 @@ class Collator:
         return {"input_ids": input_ids, "labels": labels, "position_ids": position_ids}
 
 
-class TokenBudgetBatchSampler:
+class TokenBudgetBatchSampler(SeededBatches):
     """Micro-batches filled up to a token budget instead of a fixed sample count.
 
     Batches are formed once from a seeded shuffle (so their number is fixed, as
@@ -88,34 +89,19 @@ class TokenBudgetBatchSampler:
 
         order = list(range(len(lengths)))
         random.Random(seed).shuffle(order)
-        self.batches: list[list[int]] = []
+        batches: list[list[int]] = []
         current: list[int] = []
         used = 0
         for i in order:
             n = lengths[i]
             if current and used + n > budget:
-                self.batches.append(current)
+                batches.append(current)
                 current, used = [], 0
             current.append(i)
             used += n
         if current:
-            self.batches.append(current)
-        self.seed = seed
-        self.epoch = 0
-
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
-    def __len__(self) -> int:
-        return len(self.batches)
-
-    def __iter__(self):
-        import random
-
-        order = list(range(len(self.batches)))
-        random.Random(self.seed * 1000 + self.epoch).shuffle(order)
-        for b in order:
-            yield self.batches[b]
+            batches.append(current)
+        super().__init__(batches, seed)
 
 
 def trained_positions(labels):
