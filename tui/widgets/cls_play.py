@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,10 +22,9 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Input, Label, Select, Static, TextArea
 
-from ..notify import error_line
 from .cls_view import prob_bars
 from .nav import NavTabs
-from .qa_play import QaAnswered, QaPlayProgress, QaPlayScreen
+from .qa_play import QaPlayScreen
 
 EXAMPLE_TEXT = "the app freezes when I press start on the train screen"
 TITLES = {"tuned": "tuned", "base": "base (untrained head)"}
@@ -112,62 +110,41 @@ class ClsPlayScreen(QaPlayScreen):
         pair.display = msg.pair_column is not None
         pair.placeholder = f"{msg.pair_column}: the second text of the pair" if msg.pair_column else ""
 
-    # -- classifying --------------------------------------------------------------------------------
-    @on(Input.Submitted, "#clsp-pair")
-    def action_ask(self) -> None:
+    # -- classifying: the QA Playground's asking with a text (pair) in and label probabilities out ---------
+    NO_RUN = "no classification run: train one first (4 Train)"
+    BUSY = "classifying"
+    AGAIN = "Ctrl+S: classify again"
+
+    def inputs(self) -> tuple[tuple, str | None]:
         text = self.query_one("#clsp-text", TextArea).text.strip()
         pair = self.query_one("#clsp-pair", Input).value.strip() if self.pair_column else None
-        if self.asking:
-            return
-        if not self.run_dir:
-            self._state(Text("no classification run: train one first (4 Train)", style="bold red"))
-            return
         if not text or (self.pair_column and not pair):
-            self._state(Text("give a text" + (f" and its {self.pair_column}" if self.pair_column else ""), style="bold red"))
-            return
-        self.asking = True
-        self.answers = {}
-        self._key = (self.run_dir, text, pair)
-        for kind in ("tuned", "base"):
-            self.query_one(f"#qap-{kind}", Static).update(Text("classifying …", style="italic dim"))
-        self._state(Text(f"classifying with {Path(self.run_dir).name} …", style="bold yellow"))
-        self._answer(self._key)
+            return (text, pair), "give a text" + (f" and its {self.pair_column}" if self.pair_column else "")
+        return (text, pair), None
 
-    @work(thread=True, exclusive=True, group="qap-answer", exit_on_error=False)
-    def _answer(self, key) -> None:
-        from engine.tasks.cls_infer import predict_probs, run_config
+    @on(Input.Submitted, "#clsp-pair")
+    def _pair_submitted(self) -> None:
+        self.action_ask()
+
+    def load(self, run: Path, kind: str, on_message) -> tuple:
+        from engine.tasks.cls_infer import run_config
         from engine.tasks.cls_model import load_trained
 
-        run, text, pair = key
-        for kind in ("tuned", "base"):
-            try:
-                if (run, kind) not in self._models:
-                    cfg = run_config(run)
-                    model, tok, labels = load_trained(Path(run), cfg, base=kind == "base",
-                                                      on_message=lambda t: self.post_message(QaPlayProgress(t)))
-                    self._models[(run, kind)] = (model, tok, cfg, labels)
-                model, tok, cfg, labels = self._models[(run, kind)]
-                probs = predict_probs(model, tok, [{"text": text, "text_pair": pair}], cfg, labels.multi)[0]
-                pred = dict(zip(labels.names, (float(p) for p in probs), strict=True))
-            except Exception as e:
-                self.post_message(QaAnswered(key, kind, None, error_line(e)))
-                continue
-            self.post_message(QaAnswered(key, kind, pred))
+        cfg = run_config(run)
+        model, tok, labels = load_trained(run, cfg, base=kind == "base", on_message=on_message)
+        return model, tok, cfg, labels
 
-    def on_qa_answered(self, msg: QaAnswered) -> None:
-        msg.prevent_default()
-        if msg.key != self._key:
-            return
-        out = self.query_one(f"#qap-{msg.kind}", Static)
-        if msg.error:
-            out.update(Text(f"⚠ {msg.error}", style="bold red"))
-        else:
-            self.answers[msg.kind] = msg.prediction
-            width = max(8, (out.size.width or 30) - max(len(n) for n in msg.prediction) - 9)
-            out.update(prob_bars(msg.prediction, width, style=STYLE[msg.kind]))
-        if msg.kind == "base":
-            self.asking = False
-            self._state(Text("Ctrl+S: classify again", style="dim"))
+    def predict(self, loaded: tuple, key):
+        from engine.tasks.cls_infer import predict_probs
+
+        model, tok, cfg, labels = loaded
+        _, text, pair = key
+        probs = predict_probs(model, tok, [{"text": text, "text_pair": pair}], cfg, labels.multi)[0]
+        return dict(zip(labels.names, (float(p) for p in probs), strict=True))
+
+    def shown(self, out: Static, msg):
+        width = max(8, (out.size.width or 30) - max(len(n) for n in msg.prediction) - 9)
+        return prob_bars(msg.prediction, width, style=STYLE[msg.kind])
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and self.app.screen_stack[0] is not self:

@@ -87,7 +87,7 @@ class QaPlayScreen(Screen):
         self.runs: list[str] = []
         self.answers: dict[str, object] = {}  # kind -> qa_postprocess.Prediction of the last question
         self.asking = False
-        self._models: dict[tuple[str, str], tuple] = {}  # (run, kind) -> (model, tokenizer, cfg); worker thread only
+        self._models: dict[tuple[str, str], tuple] = {}  # (run, kind) -> what load() gave; worker thread only
         self._key = None
 
     def compose(self) -> ComposeResult:
@@ -177,44 +177,69 @@ class QaPlayScreen(Screen):
         self.query_one("#qap-state", Label).update(text)
 
     # -- asking -----------------------------------------------------------------------------------
-    @on(Input.Submitted, "#qap-question")
-    def action_ask(self) -> None:
+    # A subclass (tui/widgets/cls_play.py) keeps this skeleton and gives its own inputs, model and drawing.
+    NO_RUN = "no QA run to answer with: train one first (4 Train)"
+    BUSY = "answering"
+    AGAIN = "Enter or Ctrl+S: ask again"
+
+    def inputs(self) -> tuple[tuple, str | None]:
+        """What the models are asked (the key after the run), or why nothing can be asked yet."""
         question = self.query_one("#qap-question", Input).value.strip()
         context = self.query_one("#qap-context", TextArea).text.strip()
+        return (question, context), (None if question and context else "give both a question and a context")
+
+    @on(Input.Submitted, "#qap-question")
+    def action_ask(self) -> None:
         if self.asking:
             return
         if not self.run_dir:
-            self._state(Text("no QA run to answer with: train one first (4 Train)", style="bold red"))
+            self._state(Text(self.NO_RUN, style="bold red"))
             return
-        if not question or not context:
-            self._state(Text("give both a question and a context", style="bold red"))
+        asked, problem = self.inputs()
+        if problem:
+            self._state(Text(problem, style="bold red"))
             return
         self.asking = True
         self.answers = {}
-        self._key = (self.run_dir, question, context)
+        self._key = (self.run_dir, *asked)
         for kind in ("tuned", "base"):
-            self.query_one(f"#qap-{kind}", Static).update(Text("answering …", style="italic dim"))
-        self._state(Text(f"answering with {Path(self.run_dir).name} …", style="bold yellow"))
+            self.query_one(f"#qap-{kind}", Static).update(Text(f"{self.BUSY} …", style="italic dim"))
+        self._state(Text(f"{self.BUSY} with {Path(self.run_dir).name} …", style="bold yellow"))
         self._answer(self._key)
+
+    def load(self, run: Path, kind: str, on_message) -> tuple:
+        """The run's tuned model (or its base, ``kind == "base"``) with what ``predict`` needs; worker thread."""
+        from engine.tasks.qa_infer import run_config
+        from engine.tasks.qa_model import load_trained
+
+        cfg = run_config(run)
+        model, tok = load_trained(run, cfg, base=kind == "base", on_message=on_message)
+        return model, tok, cfg
+
+    def predict(self, loaded: tuple, key):
+        """The answer of one loaded model to ``key``; worker thread."""
+        from engine.tasks.qa_features import encode_examples
+        from engine.tasks.qa_infer import _decode
+
+        model, tok, cfg = loaded
+        _, question, context = key
+        example = {"id": "q", "question": question, "context": context, "answers": {"text": [], "answer_start": []}}
+        feats = encode_examples([example], tok, cfg.qa)
+        return _decode(cfg, [example], feats, model, tok, with_null=True)[0]
+
+    def shown(self, out: Static, msg: "QaAnswered"):
+        """How an answer is drawn in its pane."""
+        return answer_text(msg.kind, msg.key[2], msg.prediction)
 
     @work(thread=True, exclusive=True, group="qap-answer", exit_on_error=False)
     def _answer(self, key) -> None:
-        from engine.tasks.qa_features import encode_examples
-        from engine.tasks.qa_infer import _decode, run_config
-        from engine.tasks.qa_model import load_trained
-
-        run, question, context = key
+        run = key[0]
         for kind in ("tuned", "base"):
             try:
                 if (run, kind) not in self._models:
-                    cfg = run_config(run)
-                    model, tok = load_trained(Path(run), cfg, base=kind == "base",
-                                              on_message=lambda t: self.post_message(QaPlayProgress(t)))
-                    self._models[(run, kind)] = (model, tok, cfg)
-                model, tok, cfg = self._models[(run, kind)]
-                example = {"id": "q", "question": question, "context": context, "answers": {"text": [], "answer_start": []}}
-                feats = encode_examples([example], tok, cfg.qa)
-                pred = _decode(cfg, [example], feats, model, tok, with_null=True)[0]
+                    self._models[(run, kind)] = self.load(Path(run), kind,
+                                                          lambda t: self.post_message(QaPlayProgress(t)))
+                pred = self.predict(self._models[(run, kind)], key)
             except Exception as e:
                 self.post_message(QaAnswered(key, kind, None, error_line(e)))
                 continue
@@ -232,10 +257,10 @@ class QaPlayScreen(Screen):
             out.update(Text(f"⚠ {msg.error}", style="bold red"))
         else:
             self.answers[msg.kind] = msg.prediction
-            out.update(answer_text(msg.kind, msg.key[2], msg.prediction))
+            out.update(self.shown(out, msg))
         if msg.kind == "base":
             self.asking = False
-            self._state(Text("Enter or Ctrl+S: ask again", style="dim"))
+            self._state(Text(self.AGAIN, style="dim"))
 
     def action_back(self) -> None:
         if len(self.app.screen_stack) > 1 and self.app.screen_stack[0] is not self:  # pushed over a screen
