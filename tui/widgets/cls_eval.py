@@ -14,7 +14,6 @@ untrained head on the same rows (not saved). Esc/q close.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.text import Text
@@ -22,23 +21,13 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import DataTable, Footer, Label, Static
 
-from ..notify import one_line
 from .cls_view import cut, matrix_cell, prob_bars
-from .qa_eval import EVAL_FILE, QaEvalScreen
+from .qa_eval import QaEvalScreen, load_report
 
 
 def load_cls_report(run_dir: Path) -> tuple[dict | None, str | None]:
     """The run's classification eval.json (None when there is none), or a one-line error."""
-    path = Path(run_dir) / EVAL_FILE
-    if not path.exists():
-        return None, None
-    try:
-        report = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        return None, f"{path}: cannot read it ({one_line(e)}); press e to evaluate again"
-    if report.get("task") != "classification" or not isinstance(report.get("rows"), list):
-        return None, None
-    return report, None
+    return load_report(run_dir, "classification", "rows")
 
 
 def order_wrong_first(rows: list[dict]) -> list[int]:

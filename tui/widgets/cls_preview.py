@@ -19,7 +19,7 @@ from textual import work
 from textual.widgets import Static
 
 from .cls_view import class_bars
-from .qa_preview import QaLoaded, QaStatsReady, QaTemplateScreen, QaWindows, worker_error
+from .qa_preview import QaStatsReady, QaTemplateScreen, QaWindows, worker_error
 
 LABEL = "bold black on green"
 
@@ -64,21 +64,12 @@ class ClsTemplateScreen(QaTemplateScreen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         return False if action == "window" else True  # one view per row: no windows
 
-    @work(thread=True, exclusive=True, group="qat-load", exit_on_error=False)
-    def _load(self, key) -> None:
-        from engine.tasks import get_task
+    TASK = "classification"
+
+    def load_tokenizer(self, model_cfg):
         from engine.tasks.cls_model import load_cls_tokenizer
 
-        cfg = self.app.state.config
-        try:
-            rows, info = get_task("classification").load_examples(cfg)
-            tokenizer = load_cls_tokenizer(cfg.model)
-        except BaseException as e:  # one line on the screen; the app stays up
-            if worker_error(e) is None:
-                raise
-            self.post_message(QaLoaded(key, None, None, None, worker_error(e)))
-            return
-        self.post_message(QaLoaded(key, rows, info, tokenizer))
+        return load_cls_tokenizer(model_cfg)
 
     @work(thread=True, exclusive=True, group="qat-encode", exit_on_error=False)
     def _encode(self, key, index: int) -> None:

@@ -31,8 +31,9 @@ EVAL_FILE = "eval.json"  # engine.tasks.qa_infer.EVAL_FILE (not imported: it sta
 PRED = "underline bold magenta"
 
 
-def load_qa_report(run_dir: Path) -> tuple[dict | None, str | None]:
-    """The run's QA eval.json (None when there is none), or a one-line error."""
+def load_report(run_dir: Path, task: str, items: str) -> tuple[dict | None, str | None]:
+    """The run's eval.json for ``task`` (its per-item list under ``items``): None when there is none, or one
+    written for another task (an older, causal-LM report: evaluate again), else a one-line error."""
     path = Path(run_dir) / EVAL_FILE
     if not path.exists():
         return None, None
@@ -40,9 +41,14 @@ def load_qa_report(run_dir: Path) -> tuple[dict | None, str | None]:
         report = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         return None, f"{path}: cannot read it ({one_line(e)}); press e to evaluate again"
-    if report.get("task") != "extractive_qa" or not isinstance(report.get("questions"), list):
-        return None, None  # an older, causal-LM report: evaluate again
+    if report.get("task") != task or not isinstance(report.get(items), list):
+        return None, None
     return report, None
+
+
+def load_qa_report(run_dir: Path) -> tuple[dict | None, str | None]:
+    """The run's QA eval.json (None when there is none), or a one-line error."""
+    return load_report(run_dir, "extractive_qa", "questions")
 
 
 def order_wrong_first(questions: list[dict]) -> list[int]:

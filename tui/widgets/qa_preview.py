@@ -183,15 +183,22 @@ class QaTemplateScreen(Screen):
         self.query_one("#qat-stats", Static).update("")
         self._load(self._loaded_for)
 
+    TASK = "extractive_qa"  # whose load_examples reads the rows (a subclass previews another task)
+
+    def load_tokenizer(self, model_cfg):
+        """The task's tokenizer, checked as its trainer checks it; worker thread."""
+        from engine.tasks.qa_model import load_qa_tokenizer
+
+        return load_qa_tokenizer(model_cfg)
+
     @work(thread=True, exclusive=True, group="qat-load", exit_on_error=False)
     def _load(self, key) -> None:
         from engine.tasks import get_task
-        from engine.tasks.qa_model import load_qa_tokenizer
 
         cfg = self.app.state.config
         try:
-            rows, info = get_task("extractive_qa").load_examples(cfg)
-            tokenizer = load_qa_tokenizer(cfg.model)
+            rows, info = get_task(self.TASK).load_examples(cfg)
+            tokenizer = self.load_tokenizer(cfg.model)
         except BaseException as e:  # one line on the screen; the app stays up
             if worker_error(e) is None:
                 raise
