@@ -38,7 +38,7 @@ def _launch(*args: str) -> subprocess.Popen:
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def _finish(proc: subprocess.Popen, timeout: float = 240) -> tuple[int, str]:
+def _finish(proc: subprocess.Popen, timeout: float = 480) -> tuple[int, str]:
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -52,7 +52,7 @@ def _steps(rd):
     return [e for e in read_events(rd / rundir.METRICS_FILE) if isinstance(e, StepLogged)]
 
 
-def _wait_for(cond, proc, what: str, timeout: float = 180):
+def _wait_for(cond, proc, what: str, timeout: float = 360):  # hang guards, not timings
     deadline = time.time() + timeout
     while not cond():
         assert proc.poll() is None, f"the run ended before {what}:\n{proc.stdout.read()[-3000:]}"
