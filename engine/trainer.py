@@ -18,12 +18,14 @@ class Collator:
     Padding-free puts the samples of a micro-batch end to end into as few rows
     of at most ``row_tokens`` tokens as fit (first-fit decreasing), restarting
     ``position_ids`` at each sample, so attention never crosses samples and
-    almost no compute goes to padding. Capping a row at ``row_tokens`` (the
-    data's max_length) keeps attention's cost bounded: one giant row would make
-    attention quadratic in the whole batch's tokens where no varlen kernel
-    (FlashAttention) is available, as on CPU. A row's unused tail is filled
-    with a block of its own (positions from 0, labels ignored), so it touches
-    no real token. The loss equals the padded batch's (tested).
+    almost no compute goes to padding. ``row_tokens`` None puts the whole
+    micro-batch in one row, for attention that runs each sample on its own
+    (FlashAttention's varlen kernel on CUDA, engine.segment_attention on CPU;
+    engine.segment_attention.packed_rows decides). Otherwise rows are capped at
+    ``row_tokens`` (the data's max_length), which keeps block-masked attention's
+    cost bounded, and a row's unused tail is filled with a block of its own
+    (positions from 0, labels ignored), so it touches no real token. The loss
+    equals the padded batch's (tested).
     """
 
     def __init__(self, tokenizer, mode: str, row_tokens: int | None = None):
@@ -225,7 +227,7 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True, bins_b
 def supports_padding_free(model) -> bool:
     """Packed rows need attention that separates samples by position_ids (sdpa/eager/flash on decoder models)."""
     impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
-    return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+    return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention", "tunedeck_segments")
 
 
 def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool, **extra):

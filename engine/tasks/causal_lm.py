@@ -181,7 +181,11 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
     args = training_arguments(cfg, checkpoints_dir, device, dtype, data.val is not None,
                               **strategy_arguments(cfg, device, ranks.world_size, rd, ranks.is_main))
     args.use_liger_kernel = gpu_paths.use_liger(cfg.training.kernels, device)  # the Trainer patches the model
-    row_tokens = gpu_paths.row_tokens(cfg.data.max_length, device, getattr(model.config, "_attn_implementation", None))
+    from ..segment_attention import packed_rows  # one uncapped row per micro-batch where attention allows
+
+    row_tokens, rows_words = packed_rows(model, device, batching, cfg.data.max_length)
+    if rows_words:
+        say(rows_words)
     if batching == "padded_grouped":  # the fallback: padding wastes least when a batch's lengths are alike
         args.train_sampling_strategy = "group_by_length"
         batching = "padded"

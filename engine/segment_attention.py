@@ -1,0 +1,107 @@
+"""Varlen attention without a varlen kernel: each packed sample attends on its own (CPU training).
+
+A padding-free row holds several samples end to end, ``position_ids`` restarting at each. transformers'
+SDPA path separates them with a block-causal mask over the whole row, which costs attention over the
+row's full width and keeps SDPA off its mask-free causal kernel; that is why rows were capped at
+``data.max_length`` where no FlashAttention varlen kernel exists, and a capped row ends in filler that
+every layer computes (a seventh of the demo batch's positions). This attention runs SDPA once per sample
+(``is_causal``, no mask) over the sample's own span, so a micro-batch can sit in one uncapped row with no
+filler and attention costs what each sample costs, as FlashAttention's varlen kernel does on a GPU.
+
+It is registered with transformers' attention and mask interfaces as ``tunedeck_segments``
+(:func:`use_segment_attention`) and mirrors SDPA exactly otherwise: a padding mask, a cache or rows
+without ``position_ids`` go through transformers' own ``sdpa_attention_forward``. The logits and the
+loss equal the block-masked SDPA's (tests/test_segment_attention.py).
+"""
+
+from __future__ import annotations
+
+NAME = "tunedeck_segments"
+_registered = False
+
+
+def segment_bounds(position_ids) -> list[list[tuple[int, int]]]:
+    """Per row, the ``(start, end)`` of each sample: a sample starts where its position is 0."""
+    import torch
+
+    out = []
+    width = position_ids.shape[-1]
+    for row in position_ids.reshape(-1, width):
+        starts = torch.nonzero(row == 0).flatten().tolist()
+        if not starts or starts[0] != 0:
+            starts = [0, *starts]
+        out.append(list(zip(starts, [*starts[1:], width], strict=True)))
+    return out
+
+
+def segment_attention_forward(module, query, key, value, attention_mask, dropout: float = 0.0,
+                              scaling: float | None = None, position_ids=None, **kwargs):
+    """transformers' attention signature: query ``(B, H, L, D)``, key/value ``(B, H_kv, L, D)``; returns
+    ``((B, L, H, D), None)``."""
+    import torch
+    import torch.nn.functional as F
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    length = query.shape[2]
+    if attention_mask is not None or position_ids is None or key.shape[2] != length or kwargs.get("position_bias") is not None:
+        if attention_mask is not None and attention_mask.dim() == 2:  # flash-style 2D padding mask: SDPA's own
+            causal = torch.ones(length, key.shape[2], dtype=torch.bool, device=query.device).tril(key.shape[2] - length)
+            attention_mask = causal[None, None] & attention_mask[:, None, None, :].bool()
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
+                                      **{k: v for k, v in kwargs.items() if k != "is_causal"})
+    # Grouped heads: SDPA's own GQA reads each key/value head for its query heads (no repeat_kv copy; 12%
+    # less attention time on the demo model's 9/3 heads).
+    gqa = {"enable_gqa": True} if getattr(module, "num_key_value_groups", 1) > 1 else {}
+    causal = getattr(module, "is_causal", True)
+    rows = []
+    for b, bounds in enumerate(segment_bounds(position_ids.expand(query.shape[0], -1))):
+        parts = [F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
+                                                dropout_p=dropout, scale=scaling, is_causal=causal and e - s > 1, **gqa)
+                 for s, e in bounds]
+        rows.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=2))
+    out = rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)
+    return out.transpose(1, 2).contiguous(), None
+
+
+def register() -> None:
+    """Make ``tunedeck_segments`` known to transformers (attention and mask); idempotent."""
+    global _registered
+    if _registered:
+        return
+    from transformers import AttentionInterface
+    from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, flash_attention_mask
+
+    AttentionInterface.register(NAME, segment_attention_forward)
+    # No 4D block mask: like FlashAttention, a 2D padding mask when there is one, else None (position_ids decide)
+    ALL_MASK_ATTENTION_FUNCTIONS.register(NAME, flash_attention_mask)
+    _registered = True
+
+
+def use_segment_attention(model) -> bool:
+    """Switch a model on SDPA to per-sample attention; False (nothing changed) for any other attention or a
+    model that does not take transformers' attention interface."""
+    config = getattr(model, "config", None)
+    if getattr(config, "_attn_implementation", None) != "sdpa" or not hasattr(model, "set_attn_implementation"):
+        return False
+    register()
+    try:
+        model.set_attn_implementation(NAME)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return getattr(model.config, "_attn_implementation", None) == NAME
+
+
+def packed_rows(model, device: str, batching: str, max_length: int) -> tuple[int | None, str | None]:
+    """How padding-free micro-batches are laid out: the cap on a packed row (None: one uncapped row, no
+    filler) and the words for the run log. On CPU an SDPA model switches to per-sample attention here; on
+    CUDA a FlashAttention varlen kernel does the same (engine.gpu_paths); elsewhere rows stay capped."""
+    from .gpu_paths import row_tokens
+
+    if batching != "padding_free":
+        return None, None
+    if device == "cpu" and use_segment_attention(model):
+        return None, "Packed rows: each micro-batch in one row, attention per sample (no filler)"
+    cap = row_tokens(max_length, device, getattr(getattr(model, "config", None), "_attn_implementation", None))
+    if cap is None:
+        return None, "Packed rows: each micro-batch in one row, varlen attention (no filler)"
+    return cap, f"Packed rows: up to {cap} tokens a row, block-masked attention"
