@@ -15,7 +15,8 @@ prompt's and padding's logits are never computed).
 Arms (:func:`arms_for`), one change at a time: the plain recipe; TuneDeck on bitsandbytes' 4-bit path; TuneDeck
 with the frozen weights dequantized once (``model.dequantize_frozen: on``, CPU); with one LoRA dropout mask per
 input (engine.lora_dropout); and what ``tunedeck train`` runs, each micro-batch in one uncapped row with
-attention per sample (engine.segment_attention). Each arm's line says which path it ran.
+attention per sample (engine.segment_attention) and each LoRA layer in one autograd step (engine.lora_fused).
+Each arm's line says which path it ran.
 
 Both arms tokenise the same rows with the same template (engine.prepare.prepare_data),
 use the same seed (same sample order, same LoRA init) and the same number of
@@ -129,6 +130,11 @@ def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
     frozen = prepare_for_training(model, cfg, device, dtype)
     model = add_lora(model, cfg.model, cfg.lora)
     shared = share_lora_dropout(model) if arm.get("shared_dropout") else 0
+    fused = 0
+    if arm.get("fused"):  # engine.lora_fused: each LoRA layer in one autograd step (CPU)
+        from engine.lora_fused import fuse_lora_linear
+
+        fused = fuse_lora_linear(model) if device == "cpu" else 0
     if arm.get("segments"):  # what `tunedeck train` decides (engine.segment_attention.packed_rows)
         from engine.segment_attention import packed_rows
 
@@ -138,7 +144,8 @@ def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
     rows = ("one uncapped row a micro-batch, attention per sample" if row_tokens is None
             else f"rows capped at {row_tokens}, block-masked attention")
     path = (f"{'padded, transformers Trainer' if batching == 'padded' else 'padding-free (' + rows + '), engine Trainer'}; "
-            f"{frozen.name}; LoRA dropout {'one mask per input (' + str(shared) + ' layers)' if shared else 'a mask per layer'}")
+            f"{frozen.name}; LoRA dropout {'one mask per input (' + str(shared) + ' layers)' if shared else 'a mask per layer'}"
+            f"{'; ' + str(fused) + ' LoRA layers fused' if fused else ''}")
     _, total_params = count_parameters(model)
     real_tokens = {"n": 0}
     collator = Collator(tokenizer, batching, row_tokens=row_tokens)
@@ -274,18 +281,23 @@ def arms_for(quant: str, cuda: bool = False) -> list[dict]:
     """The plain recipe first, what `tunedeck train` runs last; the arms between take one change at a time."""
     plain = {"name": "plain recipe (padded)", "batching": "padded"}
     if cuda:  # dequantizing is a CPU path: on CUDA the 4-bit kernels stay
-        return [plain, {"name": "TuneDeck", "batching": "padding_free", "shared_dropout": True, "segments": True}]
+        return [plain, {"name": "TuneDeck", "batching": "padding_free", "shared_dropout": True, "segments": True,
+                        "fused": True}]
     if quant == "4bit":
         return [plain, {"name": "TuneDeck 4-bit", "batching": "padding_free"},
                 {"name": "TuneDeck dequantized", "batching": "padding_free", "dequantize": "on"},
                 {"name": "TuneDeck dequantized, shared dropout", "batching": "padding_free", "dequantize": "on",
                  "shared_dropout": True},
                 {"name": "TuneDeck, + per-sample attention", "batching": "padding_free", "dequantize": "on",
-                 "shared_dropout": True, "segments": True}]
+                 "shared_dropout": True, "segments": True},
+                {"name": "TuneDeck, + fused LoRA layers", "batching": "padding_free", "dequantize": "on",
+                 "shared_dropout": True, "segments": True, "fused": True}]
     return [plain, {"name": "TuneDeck (padding-free)", "batching": "padding_free"},
             {"name": "TuneDeck, shared dropout", "batching": "padding_free", "shared_dropout": True},
             {"name": "TuneDeck, + per-sample attention", "batching": "padding_free", "shared_dropout": True,
-             "segments": True}]
+             "segments": True},
+            {"name": "TuneDeck, + fused LoRA layers", "batching": "padding_free", "shared_dropout": True,
+             "segments": True, "fused": True}]
 
 
 def main(argv=None) -> int:

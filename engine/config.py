@@ -106,7 +106,7 @@ class TrainingConfig:
     batch_size: int = _f(4, help="Samples per device per step.", gt=0)
     gradient_accumulation: int = _f(1, help="Micro-batches accumulated per optimizer step.", gt=0)
     max_tokens_per_batch: int = _f(0, help="Fill each micro-batch up to this many tokens instead of batch_size samples; 0 = off.", ge=0)
-    batching: str = _f("padding_free", help="padding_free packs a batch into one row with per-sample positions; padded pads to the longest.", choices=BATCHING)
+    batching: str = _f("padding_free", help="padding_free packs a batch into one row with per-sample positions and attention; padded pads to the longest.", choices=BATCHING)
     warmup_ratio: float = _f(0.03, help="Fraction of steps spent warming the learning rate up.", ge=0, le=1)
     lr_scheduler: str = _f("cosine", help="Learning-rate schedule after warmup.", choices=SCHEDULERS)
     weight_decay: float = _f(0.0, help="AdamW weight decay.", ge=0)

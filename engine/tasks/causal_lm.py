@@ -162,6 +162,11 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         from ..lora_dropout import share_lora_dropout
 
         share_lora_dropout(model)
+    if device == "cpu":  # engine.lora_fused: each LoRA layer over a plain frozen Linear in one autograd step
+        from ..lora_fused import fuse_lora_linear
+
+        if n := fuse_lora_linear(model):
+            say(f"LoRA: {n} layers fused (frozen matmul, update and backward in one step each)")
     trainable, total = count_parameters(model)
     batching = _batching(cfg, model, say)
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
