@@ -109,13 +109,13 @@ def test_the_loss_in_expectation_is_the_same(tiny_model_dir):
     assert statistics.stdev(lb) > 0 and abs(statistics.mean(lb) - clean) > 4 * se
 
 
-def test_a_run_trains_with_shared_masks_and_its_adapter_loads_in_plain_peft(tiny_model_dir, tmp_path):
+def test_a_run_trains_with_shared_masks_and_fused_layers_and_its_adapter_loads_in_plain_peft(tiny_model_dir, tmp_path):
     import torch
     from peft import PeftModel
     from safetensors.torch import load_file
 
     from engine import rundir
-    from engine.events import StepLogged
+    from engine.events import MessageLogged, StepLogged
     from engine.model import load_base_model
     from engine.train import train
 
@@ -127,11 +127,14 @@ def test_a_run_trains_with_shared_masks_and_its_adapter_loads_in_plain_peft(tiny
     events = []
     result = train(cfg, on_event=events.append)
     assert result.status == "finished", result.last_event
+    # on CPU every LoRA layer of the tiny model also ran in one autograd step (engine.lora_fused)
+    assert any(isinstance(e, MessageLogged) and e.text.startswith("LoRA: 14 layers fused") for e in events)
     losses = [e.loss for e in events if isinstance(e, StepLogged)]
     assert losses[-1] < losses[0]
     adapter = result.run_dir / rundir.ADAPTER_DIR
     tuned = PeftModel.from_pretrained(load_base_model(ModelConfig(name=str(tiny_model_dir), device="cpu")), str(adapter))
-    assert type(tuned.base_model.model.model.layers[0].self_attn.q_proj.lora_dropout["default"]) is torch.nn.Dropout
+    layer = tuned.base_model.model.model.layers[0].self_attn.q_proj
+    assert type(layer.lora_dropout["default"]) is torch.nn.Dropout and "forward" not in layer.__dict__  # plain peft
     saved = load_file(str(adapter / "adapter_model.safetensors"))
     state = {k: v for k, v in tuned.state_dict().items() if "lora_" in k}
     assert len(saved) == len(state) > 0

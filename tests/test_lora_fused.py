@@ -1,9 +1,8 @@
-"""A LoRA layer in one autograd step (engine.lora_fused): peft's values and gradients, peft's adapter files,
-and peft's own forward wherever the fused one does not apply."""
+"""A LoRA layer in one autograd step (engine.lora_fused): peft's values and gradients, and peft's own forward
+wherever the fused one does not apply. A run trained fused whose adapter loads in plain peft:
+tests/test_lora_dropout.py (the same run trains with shared masks)."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 
@@ -72,31 +71,3 @@ def test_eval_4bit_layers_and_a_trained_base_keep_peft_s_forward(tiny_model_dir)
     assert fusable(layer)
     layer.base_layer.weight.requires_grad_(True)
     assert not fusable(layer)  # a base weight being trained is not a frozen matmul
-
-
-def test_a_run_trains_fused_on_cpu_and_its_adapter_loads_in_plain_peft(tiny_model_dir, tmp_path):
-    import torch
-    from peft import PeftModel
-
-    from engine import rundir
-    from engine.events import MessageLogged, StepLogged
-    from engine.model import load_base_model
-    from engine.train import train
-    from tests.test_infer import PAIRS, overfit_config
-
-    data = tmp_path / "d.jsonl"
-    data.write_text("".join(json.dumps(r) + "\n" for r in PAIRS * 4), encoding="utf-8")
-    cfg = overfit_config(tiny_model_dir, data, tmp_path / "runs", **{
-        "training.max_steps": 6, "training.learning_rate": 5e-3, "data.val_split": 0, "lora.dropout": 0.1,
-        "training.save_steps": 100, "output.name": "fused"})
-    events = []
-    result = train(cfg, on_event=events.append)
-    assert result.status == "finished", result.last_event
-    assert any(isinstance(e, MessageLogged) and e.text.startswith("LoRA: 14 layers fused") for e in events)
-    losses = [e.loss for e in events if isinstance(e, StepLogged)]
-    assert losses[-1] < losses[0]
-    base = load_base_model(ModelConfig(name=str(tiny_model_dir), device="cpu", quantization="none"))
-    tuned = PeftModel.from_pretrained(base, str(result.run_dir / rundir.ADAPTER_DIR))
-    layer = tuned.base_model.model.model.layers[0].self_attn.q_proj
-    assert "forward" not in layer.__dict__  # plain peft, nothing of ours in the loaded model
-    assert torch.count_nonzero(layer.lora_B["default"].weight) > 0  # trained

@@ -74,6 +74,13 @@ def test_compare_two_runs(snap_compare):
         await pilot.press("space", "down", "space", "c")
         await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.histories,
                     what="compare")
+        screen = pilot.app.screen
+        table = screen.query_one("#cmp-diff")
+
+        def keys_fit() -> bool:  # DataTable measures new rows when idle: wait until the setting column fits them
+            cols = table.ordered_columns
+            return bool(cols) and cols[0].content_width >= max(len(key) for key, _ in screen.diff)
+        await until(pilot, keys_fit, what="the settings table laid out")
         await pilot.pause(0.3)
 
     assert snap_compare(runs_app(), terminal_size=(100, 30), run_before=run_before)
