@@ -35,9 +35,12 @@ def attention_implementation(device: str, installed=has_package) -> str | None:
 
 
 def row_tokens(max_length: int, device: str, attn_implementation: str | None) -> int | None:
-    """The cap on a packed row: None (the whole micro-batch in one row) with a varlen kernel on CUDA,
-    else ``max_length`` (attention over a long row is quadratic without one)."""
-    if device == "cuda" and attn_implementation in VARLEN_ATTENTION:
+    """The cap on a packed row: None (the whole micro-batch in one row) with a varlen kernel on CUDA or
+    per-sample attention (engine.segment_attention, CPU), else ``max_length`` (block-masked attention over
+    a long row is quadratic)."""
+    from .segment_attention import NAME as PER_SAMPLE
+
+    if attn_implementation == PER_SAMPLE or (device == "cuda" and attn_implementation in VARLEN_ATTENTION):
         return None
     return max_length
 

@@ -32,6 +32,7 @@ dropout.
 
 from __future__ import annotations
 
+import math
 import weakref
 
 import torch
@@ -61,9 +62,7 @@ SPAN = 1 << 16  # the 16-bit uniforms cpu_dropout draws
 def cpu_keep_mask(shape, p: float) -> tuple[torch.Tensor, float]:
     """A boolean keep mask of ``shape`` (each element kept with probability ``1 - round(p * 65536) / 65536``)
     from the default CPU generator, and the scale that makes its expectation 1."""
-    n = 1
-    for d in shape:
-        n *= d
+    n = math.prod(shape)
     drop = round(p * SPAN)
     bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_(torch.iinfo(torch.int64).min, None)
     keep = bits.view(torch.int16)[:n].view(shape) >= drop - SPAN // 2  # int16 is the uniform less 32768

@@ -99,9 +99,11 @@ def packed_rows(model, device: str, batching: str, max_length: int) -> tuple[int
 
     if batching != "padding_free":
         return None, None
-    if device == "cpu" and use_segment_attention(model):
-        return None, "Packed rows: each micro-batch in one row, attention per sample (no filler)"
-    cap = row_tokens(max_length, device, getattr(getattr(model, "config", None), "_attn_implementation", None))
-    if cap is None:
-        return None, "Packed rows: each micro-batch in one row, varlen attention (no filler)"
-    return cap, f"Packed rows: up to {cap} tokens a row, block-masked attention"
+    if device == "cpu":
+        use_segment_attention(model)
+    impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
+    cap = row_tokens(max_length, device, impl)
+    if cap is not None:
+        return cap, f"Packed rows: up to {cap} tokens a row, block-masked attention"
+    how = "attention per sample" if impl == NAME else "varlen attention"
+    return None, f"Packed rows: each micro-batch in one row, {how} (no filler)"

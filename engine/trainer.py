@@ -226,8 +226,10 @@ def trainer_class(token_budget: int, completion_only_logits: bool = True, bins_b
 
 def supports_padding_free(model) -> bool:
     """Packed rows need attention that separates samples by position_ids (sdpa/eager/flash on decoder models)."""
+    from .segment_attention import NAME as PER_SAMPLE
+
     impl = getattr(getattr(model, "config", None), "_attn_implementation", None)
-    return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention", "tunedeck_segments")
+    return impl in ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention", PER_SAMPLE)
 
 
 def training_arguments(cfg: Config, output_dir: Path, device: str, dtype: str, has_eval: bool, **extra):

@@ -21,8 +21,9 @@ from tests.test_infer import PAIRS, overfit_config
     ("cpu", "flash_attention_2", 256),
     ("cpu", "sdpa", 256),
     ("cpu", None, 256),
+    ("cpu", "tunedeck_segments", None),  # engine.segment_attention: each sample attends on its own
 ])
-def test_rows_are_uncapped_only_with_a_varlen_kernel_on_cuda(device, impl, expect):
+def test_rows_are_uncapped_only_with_a_varlen_kernel_on_cuda_or_per_sample_attention(device, impl, expect):
     assert row_tokens(256, device, impl) == expect
 
 
