@@ -152,15 +152,17 @@ def cache_key(data_cfg, info, tokenizer) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def load_cached(key: str) -> Lengths | None:
+def load_cached(key: str, kind=Lengths):
+    """The cached ``kind`` (a dataclass: Lengths, or engine.tasks.task_lengths.TaskLengths) under ``key``."""
     try:
         raw = json.loads((cache_root() / f"{key}.json").read_text())
-        return Lengths(**raw)
+        return kind(**raw)
     except (OSError, ValueError, TypeError):
         return None
 
 
-def save_cached(key: str, lengths: Lengths) -> None:
+def save_cached(key: str, lengths) -> None:
+    """Write a dataclass to the cache under ``key`` atomically; a cache that cannot be written is skipped."""
     root = cache_root()
     try:
         root.mkdir(parents=True, exist_ok=True)

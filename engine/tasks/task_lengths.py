@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .. import lengths as lm
 
@@ -113,29 +112,11 @@ def cache_key(cfg, tokenizer) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
 
 
-def _load(key: str) -> TaskLengths | None:
-    try:
-        return TaskLengths(**json.loads((lm.cache_root() / f"task-{key}.json").read_text()))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def _save(key: str, tl: TaskLengths) -> None:
-    root = lm.cache_root()
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        tmp = root / f".task-{key}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(asdict(tl)))
-        os.replace(tmp, root / f"task-{key}.json")
-    except OSError:
-        pass  # a cache that cannot be written only costs a second pass
-
-
 def measure_task(cfg, rows: list[dict], tokenizer, *, use_cache: bool = True) -> TaskLengths:
     """Every row (question) of ``rows`` (the task's ``load_examples``) as its trainer tokenises it."""
     key = cache_key(cfg, tokenizer) if use_cache else None
     if key:
-        cached = _load(key)
+        cached = lm.load_cached(f"task-{key}", TaskLengths)
         if cached is not None and len(cached.lengths) == len(rows):
             return cached
     if cfg.task == "extractive_qa":
@@ -145,7 +126,7 @@ def measure_task(cfg, rows: list[dict], tokenizer, *, use_cache: bool = True) ->
 
         tl = TaskLengths(task="classification", lengths=token_lengths(rows, tokenizer))
     if key:
-        _save(key, tl)
+        lm.save_cached(f"task-{key}", tl)
     return tl
 
 
