@@ -18,28 +18,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def two_pass(name: str):
+def timed_load(name: str, quantization: str, second_pass):
+    """Load ``name`` with ``quantization`` on CPU, then run ``second_pass`` on it: (model, load s, pass s)."""
     from engine.config import ModelConfig
-    from engine.dequant import dequantize_frozen
     from engine.model import load_base_model
 
     t = time.time()
-    model = load_base_model(ModelConfig(name=name, quantization="4bit", device="cpu"))
+    model = load_base_model(ModelConfig(name=name, quantization=quantization, device="cpu"))
     loaded = time.time()
-    dequantize_frozen(model)
+    second_pass(model)
     return model, loaded - t, time.time() - loaded
+
+
+def two_pass(name: str):
+    from engine.dequant import dequantize_frozen
+
+    return timed_load(name, "4bit", dequantize_frozen)
 
 
 def one_pass(name: str):
-    from engine.config import ModelConfig
     from engine.dequant_load import quantize_roundtrip
-    from engine.model import load_base_model
 
-    t = time.time()
-    model = load_base_model(ModelConfig(name=name, quantization="none", device="cpu"))
-    loaded = time.time()
-    quantize_roundtrip(model)
-    return model, loaded - t, time.time() - loaded
+    return timed_load(name, "none", quantize_roundtrip)
 
 
 def main() -> int:

@@ -34,6 +34,16 @@ def _tok(cfg):
     return AutoTokenizer.from_pretrained(cfg.model.name)
 
 
+async def opened_panel(pilot, screen, rows_are: str) -> TaskLengthPanel:
+    """Once the Template screen has its rows (``rows_are`` names them), l opens the lengths panel; it
+    returns when the lengths are measured."""
+    await until(pilot, lambda: screen.rows is not None, what=rows_are)
+    await pilot.press("l")
+    panel = screen.query_one(TaskLengthPanel)
+    await until(pilot, lambda: panel.lengths is not None, what="the lengths measured")
+    return panel
+
+
 async def test_cls_lengths_panel_sets_cls_max_length_to_p95_then_p99(cls_bert, tickets_path):
     cfg = load_config(None, {**cls_settings(cls_bert, tickets_path), "cls.max_length": 64})
     rows, _ = get_task("classification").load_examples(cfg)
@@ -43,10 +53,7 @@ async def test_cls_lengths_panel_sets_cls_max_length_to_p95_then_p99(cls_bert, t
     app = TuneDeckApp(AppState(config=cfg), start_screen="template")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await until(pilot, lambda: screen.rows is not None, what="the rows")
-        await pilot.press("l")
-        panel = screen.query_one(TaskLengthPanel)
-        await until(pilot, lambda: panel.lengths is not None, what="the lengths measured")
+        panel = await opened_panel(pilot, screen, "the rows")
         assert panel.display and not screen.query_one("#qat-view").display
         figs = text(screen, "#len-figs")
         assert f"p95 {fig.p95:,} · p99 {fig.p99:,} · max {fig.max:,}" in figs and "over cls.max_length 64" in figs
@@ -72,10 +79,7 @@ async def test_qa_lengths_panel_shows_windows_and_sets_qa_max_length(qa_bert, sq
     app = TuneDeckApp(AppState(config=cfg), start_screen="template")
     async with app.run_test(size=(100, 30)) as pilot:
         screen = app.screen
-        await until(pilot, lambda: screen.rows is not None, what="the questions")
-        await pilot.press("l")
-        panel = screen.query_one(TaskLengthPanel)
-        await until(pilot, lambda: panel.lengths is not None, what="the lengths measured")
+        await opened_panel(pilot, screen, "the questions")
         figs = text(screen, "#len-figs")
         assert f"{total:,} windows at qa.max_length 48, doc_stride 16: per question {lo:,}-{hi:,}" in figs
         assert f"{tl.lost:,} answers lost to truncation" in figs

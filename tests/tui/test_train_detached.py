@@ -4,12 +4,9 @@ it training, where a run in the app's thread would stop."""
 
 from __future__ import annotations
 
-import time
+from test_train_processes import make_app, stop_with_one_checkpoint, trains_on_then_stops, until
 
-from test_train_processes import make_app, until
-
-from engine import rundir
-from engine.events import CheckpointSaved, RunStarted, RunStopped, StepLogged, read_events
+from engine.events import RunStarted, StepLogged
 from tui.widgets.charts import TrainingCharts
 
 
@@ -25,14 +22,7 @@ async def test_a_detached_single_process_run_shows_the_chart_and_stops(tmp_path,
         await until(pilot, lambda: len(screen.query_one(TrainingCharts).history.steps) >= 2, what="two steps on the chart")
         started = [e for e in screen.events if isinstance(e, RunStarted)]
         assert started and started[0].world_size == 1 and started[0].run_dir == str(child.run_dir)
-        await pilot.press("x")
-        await until(pilot, lambda: not screen.running, what="the run to stop")
-        assert isinstance(screen.outcome, RunStopped), screen.notifications
-        assert child.proc.poll() is not None
-        assert rundir.read_status(child.run_dir)["status"] == "stopped"
-        saves = [e for e in read_events(child.run_dir / rundir.METRICS_FILE) if isinstance(e, CheckpointSaved)]
-        assert [e.step for e in saves] == [screen.outcome.step]
-        assert screen.query_one(TrainingCharts).history.steps[-1] == screen.outcome.step
+        await stop_with_one_checkpoint(pilot, screen, child)
 
 
 async def test_quitting_the_app_leaves_a_detached_run_training(tmp_path, tiny_model_dir):
@@ -47,16 +37,4 @@ async def test_quitting_the_app_leaves_a_detached_run_training(tmp_path, tiny_mo
         await app.action_quit()  # no "stop it?" question: the detached run trains on
         await pilot.pause()
     assert not app.is_running
-    try:
-        steps = lambda: [e.step for e in read_events(child.run_dir / rundir.METRICS_FILE) if isinstance(e, StepLogged)]  # noqa: E731
-        seen = len(steps())
-        deadline = time.time() + 120
-        while len(steps()) <= seen + 1:
-            assert child.proc.poll() is None, "the run ended with the app"
-            assert time.time() < deadline, "no new step after the app quit"
-            time.sleep(0.2)
-        assert rundir.read_status(child.run_dir)["status"] == "running"
-    finally:
-        rundir.request_stop(child.run_dir)
-        child.proc.wait(timeout=120)
-    assert rundir.read_status(child.run_dir)["status"] == "stopped"
+    trains_on_then_stops(child)

@@ -31,6 +31,36 @@ def make_app(tmp_path, tiny_model_dir) -> TuneDeckApp:
     return app
 
 
+async def stop_with_one_checkpoint(pilot, screen, child) -> None:
+    """Press x on the Train screen of a child-process run: it stops, its processes end, one checkpoint at the
+    step it stopped, and the chart ends there."""
+    await pilot.press("x")
+    await until(pilot, lambda: not screen.running, what="the run to stop")
+    assert isinstance(screen.outcome, RunStopped), screen.notifications
+    assert child.proc.poll() is not None
+    assert rundir.read_status(child.run_dir)["status"] == "stopped"
+    saves = [e for e in read_events(child.run_dir / rundir.METRICS_FILE) if isinstance(e, CheckpointSaved)]
+    assert [e.step for e in saves] == [screen.outcome.step]
+    assert screen.query_one(TrainingCharts).history.steps[-1] == screen.outcome.step
+
+
+def trains_on_then_stops(child) -> None:
+    """After the app quit, the child run logs new steps, still running; a stop request then stops it."""
+    try:
+        steps = lambda: [e.step for e in read_events(child.run_dir / rundir.METRICS_FILE) if isinstance(e, StepLogged)]  # noqa: E731
+        seen = len(steps())
+        deadline = time.time() + 120
+        while len(steps()) <= seen + 1:
+            assert child.proc.poll() is None, "the run ended with the app"
+            assert time.time() < deadline, "no new step after the app quit"
+            time.sleep(0.2)
+        assert rundir.read_status(child.run_dir)["status"] == "running"
+    finally:
+        rundir.request_stop(child.run_dir)
+        child.proc.wait(timeout=120)
+    assert rundir.read_status(child.run_dir)["status"] == "stopped"
+
+
 async def test_the_app_trains_on_2_processes_shows_the_chart_and_stops_them(tmp_path, tiny_model_dir):
     app = make_app(tmp_path, tiny_model_dir)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -44,15 +74,7 @@ async def test_the_app_trains_on_2_processes_shows_the_chart_and_stops_them(tmp_
         await until(pilot, lambda: len(screen.query_one(TrainingCharts).history.steps) >= 2, what="two steps on the chart")
         started = [e for e in screen.events if isinstance(e, RunStarted)]
         assert started and started[0].world_size == 2
-        await pilot.press("x")
-        await until(pilot, lambda: not screen.running, what="the run to stop")
-        assert isinstance(screen.outcome, RunStopped), screen.notifications
-        assert child.proc.poll() is not None  # the launcher and both ranks ended
-        rd = child.run_dir
-        assert rundir.read_status(rd)["status"] == "stopped"
-        saves = [e for e in read_events(rd / rundir.METRICS_FILE) if isinstance(e, CheckpointSaved)]
-        assert [e.step for e in saves] == [screen.outcome.step]  # one checkpoint, at the step both ranks stopped
-        assert screen.query_one(TrainingCharts).history.steps[-1] == screen.outcome.step
+        await stop_with_one_checkpoint(pilot, screen, child)  # the launcher and both ranks end, at one step
 
 
 async def test_quitting_the_app_leaves_a_multi_process_run_training(tmp_path, tiny_model_dir):
@@ -68,16 +90,4 @@ async def test_quitting_the_app_leaves_a_multi_process_run_training(tmp_path, ti
         await app.action_quit()  # no "stop it?" question: the child process group trains on
         await pilot.pause()
     assert not app.is_running
-    try:
-        steps = lambda: [e.step for e in read_events(child.run_dir / rundir.METRICS_FILE) if isinstance(e, StepLogged)]  # noqa: E731
-        seen = len(steps())
-        deadline = time.time() + 120
-        while len(steps()) <= seen + 1:
-            assert child.proc.poll() is None, "the run ended with the app"
-            assert time.time() < deadline, "no new step after the app quit"
-            time.sleep(0.2)
-        assert rundir.read_status(child.run_dir)["status"] == "running"
-    finally:
-        rundir.request_stop(child.run_dir)
-        child.proc.wait(timeout=120)
-    assert rundir.read_status(child.run_dir)["status"] == "stopped"
+    trains_on_then_stops(child)
