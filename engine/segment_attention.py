@@ -93,8 +93,9 @@ def use_segment_attention(model) -> bool:
 
 def packed_rows(model, device: str, batching: str, max_length: int) -> tuple[int | None, str | None]:
     """How padding-free micro-batches are laid out: the cap on a packed row (None: one uncapped row, no
-    filler) and the words for the run log. On CPU an SDPA model switches to per-sample attention here; on
-    CUDA a FlashAttention varlen kernel does the same (engine.gpu_paths); elsewhere rows stay capped."""
+    filler; engine.gpu_paths.row_tokens decides) and the words for the run log. On CPU an SDPA model
+    switches to per-sample attention here; on CUDA a FlashAttention varlen kernel does the same; elsewhere
+    rows stay capped."""
     from .gpu_paths import row_tokens
 
     if batching != "padding_free":
