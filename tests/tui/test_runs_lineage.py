@@ -12,7 +12,7 @@ import time
 import pytest
 from run_fixtures import STAGES, make_chain, make_run
 from textual.widgets import DataTable
-from tui_helpers import text, until
+from tui_helpers import compared, text, until
 
 from engine.config import load_config
 from tui.app import TuneDeckApp
@@ -109,8 +109,7 @@ def test_compare_a_chain(snap_compare, size):
         pilot.app.screen.select(THREE)
         await pilot.pause(0.1)
         await pilot.press("l")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.histories,
-                    what="compare")
+        await compared(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(runs_app(), terminal_size=size, run_before=run_before)

@@ -11,11 +11,10 @@ import time
 
 import pytest
 from run_fixtures import make_run
-from tui_helpers import until
+from tui_helpers import compared, until
 
 from engine.config import load_config
 from tui.app import TuneDeckApp
-from tui.screens.compare import CompareScreen
 from tui.screens.run_view import RunScreen
 from tui.state import AppState
 
@@ -72,15 +71,7 @@ def test_compare_two_runs(snap_compare):
         await listed(pilot)
         pilot.app.screen.select("20251124-100000-lr-high")
         await pilot.press("space", "down", "space", "c")
-        await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.histories,
-                    what="compare")
-        screen = pilot.app.screen
-        table = screen.query_one("#cmp-diff")
-
-        def keys_fit() -> bool:  # DataTable measures new rows when idle: wait until the setting column fits them
-            cols = table.ordered_columns
-            return bool(cols) and cols[0].content_width >= max(len(key) for key, _ in screen.diff)
-        await until(pilot, keys_fit, what="the settings table laid out")
+        await compared(pilot)
         await pilot.pause(0.3)
 
     assert snap_compare(runs_app(), terminal_size=(100, 30), run_before=run_before)
