@@ -38,16 +38,11 @@ class Host(App):
 
 
 async def compared(pilot) -> None:
-    """Wait for the Compare screen drawn: its histories loaded and the settings table laid out (DataTable
-    measures new rows when the app is idle, so a picture taken before shows the keys cut to the label)."""
+    """Wait for the Compare screen drawn: its histories loaded and the settings table filled."""
     from tui.screens.compare import CompareScreen
 
     await until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen) and pilot.app.screen.histories,
                 what="compare")
     screen = pilot.app.screen
     table = screen.query_one("#cmp-diff")
-
-    def keys_fit() -> bool:
-        cols = table.ordered_columns
-        return bool(cols) and cols[0].content_width >= max((len(key) for key, _ in screen.diff), default=0)
-    await until(pilot, keys_fit, what="the settings table laid out")
+    await until(pilot, lambda: table.row_count == len(screen.diff), what="the settings table filled")

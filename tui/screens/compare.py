@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -102,11 +103,15 @@ class CompareScreen(Screen):
         self._draw()
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        table.add_column("setting")
-        for i, rd in enumerate(self.run_dirs):
-            table.add_column(Text(cut(rd.name, 30), style=f"bold color({PALETTE[i % len(PALETTE)]})"))
-        for key, values in self.diff:
-            table.add_row(key, *(_show(v) for v in values))
+        # Widths given, not measured: DataTable sizes auto columns only once idle and can draw one frame
+        # with the settings cut to their header's width.
+        rows = [(key, *(_show(v) for v in values)) for key, values in self.diff]
+        heads = [Text("setting")] + [Text(cut(rd.name, 30), style=f"bold color({PALETTE[i % len(PALETTE)]})")
+                                     for i, rd in enumerate(self.run_dirs)]
+        for c, head in enumerate(heads):
+            table.add_column(head, width=max([head.cell_len] + [cell_len(row[c]) for row in rows]))
+        for row in rows:
+            table.add_row(*row)
         title = self.query_one("#cmp-diff-title", Label)
         if msg.errors:
             title.update(Text("; ".join(msg.errors), style="red"))
