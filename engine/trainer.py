@@ -143,12 +143,20 @@ def completion_only_loss(model, inputs: dict, num_items_in_batch=None):
     count), so the value and gradients are the same (tested)."""
     import torch.nn.functional as F
 
+    from . import head_loss
+
     labels = inputs["labels"]
     keep = trained_positions(labels)
     rest = {k: v for k, v in inputs.items() if k != "labels"}
-    logits = model(**rest, logits_to_keep=keep, use_cache=False).logits  # (trained tokens, vocab)
-    targets = labels[:, 1:][keep[:, :-1]].to(logits.device)
-    loss = F.cross_entropy(logits.float(), targets, reduction="sum")
+    targets = labels[:, 1:][keep[:, :-1]]
+    plain = head_loss.plain_head(model) if model.training else None
+    if plain is not None:  # CPU: projection and cross-entropy a chunk at a time, no vocabulary-sized tensor kept
+        decoder, head = plain
+        hidden = decoder(**rest, use_cache=False).last_hidden_state[keep]  # (trained tokens, hidden)
+        loss = head_loss.head_loss(hidden, head, targets.to(hidden.device))
+    else:
+        logits = model(**rest, logits_to_keep=keep, use_cache=False).logits  # (trained tokens, vocab)
+        loss = F.cross_entropy(logits.float(), targets.to(logits.device), reduction="sum")
     count = num_items_in_batch if num_items_in_batch is not None else targets.numel()
     if hasattr(count, "to"):
         count = count.to(loss.device)

@@ -167,6 +167,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
 
         if n := fuse_lora_linear(model):
             say(f"LoRA: {n} layers fused (frozen matmul, update and backward in one step each)")
+        from ..head_loss import plain_head  # engine.head_loss: used in completion_only_loss where it applies
+
+        if not ranks.distributed and plain_head(model) is not None:
+            say("Loss: vocabulary projection and cross-entropy a chunk at a time (no vocabulary-sized tensor kept)")
     trainable, total = count_parameters(model)
     batching = _batching(cfg, model, say)
     checkpoints_dir = rd / rundir.CHECKPOINTS_DIR
