@@ -17,15 +17,21 @@ with probability 1 - p and scaled by 1 / (1 - p)); only the masks of q, k and v
 eval mode, nothing differs at all (tested bit for bit). The modules hold no
 weights, so the adapter's files are the same and load in plain peft.
 
-On CPU the mask itself is cheaper too (:func:`cpu_dropout`). ``nn.Dropout`` draws
+On CPU the dropout itself is cheaper too (:func:`cpu_dropout`). ``nn.Dropout`` draws
 one random number per element (``bernoulli_``) into a float mask that autograd
-keeps for the backward; here one 64-bit draw gives four 16-bit uniforms, an
-element is dropped when its uniform falls under ``round(p * 65536)``, and only a
-one-byte keep mask is kept. The drop rate is that count over 65536 (for 0.05:
-0.0500031) and the kept elements are scaled by its exact inverse, so the
-expected output is the input exactly, as with ``nn.Dropout``. Drawing is about
-6x faster and the saved mask a quarter of the memory. CUDA keeps torch's fused
-dropout.
+keeps for the backward. At the rates LoRA uses (``p <= SPARSE_P``; the default
+is 0.05) only the dropped elements are drawn (:func:`drop_positions`): the gaps
+between them are geometric, so ``floor(log(1 - u) / log(1 - p)) + 1`` for a
+uniform ``u`` gives each gap and a running sum the positions, a Bernoulli(p)
+process over the elements exactly as ``bernoulli_`` draws one, from about
+``p * n`` uniforms instead of ``n``. The output is the input times ``1 / (1 - p)``
+with those positions zeroed, and the positions (not a mask) are what the
+backward keeps: forward about 3.5x faster than the one-byte mask below (a
+(651, 576) input: 0.12 against 0.42 ms). At higher rates one 64-bit draw gives four 16-bit uniforms, an
+element is dropped when its uniform falls under ``round(p * 65536)``, and only
+a one-byte keep mask is kept; the drop rate is that count over 65536 and the
+kept elements are scaled by its exact inverse. Either way the expected output
+is the input exactly, as with ``nn.Dropout``. CUDA keeps torch's fused dropout.
 
     n = share_lora_dropout(model)   # after get_peft_model; the number of layers that now share
 """
@@ -69,9 +75,35 @@ def cpu_keep_mask(shape, p: float) -> tuple[torch.Tensor, float]:
     return keep, SPAN / (SPAN - drop)
 
 
+SPARSE_P = 0.125  # up to this rate the dropped positions are drawn (8 bytes each); above, a one-byte mask
+
+
+def drop_positions(n: int, p: float) -> torch.Tensor:
+    """The sorted positions in ``range(n)`` that a Bernoulli(``p``) dropout drops, from the default CPU generator:
+    geometric gaps (``floor(log(1 - u) / log(1 - p)) + 1``), summed; drawn again from the last one in the rare
+    case the first draw ends short of ``n``."""
+    per_log = 1.0 / math.log1p(-p)  # negative
+    k = int(n * p + 6 * math.sqrt(n * p) + 16)  # enough gaps to pass n but about once in a billion
+    last, parts = -1, []
+    while True:
+        gaps = torch.log1p(torch.rand(k).neg_()).mul_(per_log).floor_().to(torch.int64).add_(1)
+        pos = gaps.cumsum_(0).add_(last)
+        inside = int(torch.searchsorted(pos, n))
+        parts.append(pos[:inside])
+        if inside < k:
+            return parts[0] if len(parts) == 1 else torch.cat(parts)
+        last = int(pos[-1])
+
+
 class _CpuDropout(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, p: float):
+        ctx.sparse = p <= SPARSE_P
+        if ctx.sparse:
+            dropped, scale = drop_positions(x.numel(), p), 1.0 / (1.0 - p)
+            ctx.save_for_backward(dropped)
+            ctx.scale = scale
+            return _scaled_with_zeros(x, scale, dropped)
         keep, scale = cpu_keep_mask(x.shape, p)
         ctx.save_for_backward(keep)
         ctx.scale = scale
@@ -79,12 +111,26 @@ class _CpuDropout(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        (keep,) = ctx.saved_tensors
-        return grad.mul(keep).mul_(ctx.scale), None
+        (saved,) = ctx.saved_tensors
+        if ctx.sparse:
+            return _scaled_with_zeros(grad, ctx.scale, saved), None
+        return grad.mul(saved).mul_(ctx.scale), None
+
+
+def _scaled_with_zeros(x: torch.Tensor, scale: float, dropped: torch.Tensor) -> torch.Tensor:
+    """``x * scale`` (a new contiguous tensor) with the flat positions ``dropped`` set to zero."""
+    out = torch.empty(x.shape, dtype=x.dtype, device=x.device)
+    torch.mul(x, scale, out=out)
+    out.view(-1).index_fill_(0, dropped, 0.0)
+    return out  # not a view: SharedDropout's memo must find this very tensor alive while its readers hold it
 
 
 def cpu_dropout(x: torch.Tensor, p: float) -> torch.Tensor:
-    """Training-mode dropout of a CPU tensor with a cheaper mask (see the module docstring); 0 < p < 1."""
+    """Training-mode dropout of a CPU tensor, drawn cheaper (see the module docstring); 0 < p < 1."""
+    if p <= 0:
+        return x
+    if p <= SPARSE_P:
+        return _CpuDropout.apply(x, p)
     drop = round(p * SPAN)
     if drop == 0:
         return x

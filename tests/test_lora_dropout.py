@@ -51,11 +51,12 @@ def _loss(model, seed: int) -> float:
     return model(input_ids=ids, labels=ids).loss.item()
 
 
+@pytest.mark.parametrize("p", [0.5, 0.05])  # a one-byte mask; drawn positions (engine.lora_dropout.SPARSE_P)
 @pytest.mark.parametrize("shared", [False, True])
-def test_projections_that_read_one_input_share_one_mask_and_no_others(tiny_model_dir, shared):
+def test_projections_that_read_one_input_share_one_mask_and_no_others(tiny_model_dir, shared, p):
     import torch
 
-    model, n = _lora(tiny_model_dir, 0.5, shared)
+    model, n = _lora(tiny_model_dir, p, shared)
     assert n == (14 if shared else 0)  # q, k, v, o, gate, up, down in each of the two layers
     model.train()
     seen = _lora_inputs(model)
@@ -65,9 +66,9 @@ def test_projections_that_read_one_input_share_one_mask_and_no_others(tiny_model
     assert torch.equal(seen["gate_proj"], seen["up_proj"]) == shared
     # The o projection reads a different tensor: its own mask either way (never the q/k/v one).
     assert seen["o_proj"].shape == seen["q_proj"].shape and not torch.equal((seen["o_proj"] == 0), (seen["q_proj"] == 0))
-    # Whatever is shared is a real dropout: about half the inputs zeroed, the rest scaled by 1 / (1 - p).
+    # Whatever is shared is a real dropout: about p of the inputs zeroed (within five standard deviations).
     zeroed = float((seen["q_proj"] == 0).float().mean())
-    assert 0.35 < zeroed < 0.65
+    assert abs(zeroed - p) < 5 * (p * (1 - p) / seen["q_proj"].numel()) ** 0.5
 
 
 def test_eval_mode_and_dropout_zero_are_bit_identical(tiny_model_dir):
@@ -141,3 +142,52 @@ def test_a_run_trains_with_shared_masks_and_fused_layers_and_its_adapter_loads_i
     for key, value in saved.items():
         loaded = next(v for k, v in state.items() if k.startswith(key.removesuffix(".weight")))
         assert torch.equal(loaded, value)
+
+
+def test_dropped_positions_are_a_bernoulli_process_at_rate_p(monkeypatch):
+    """engine.lora_dropout.drop_positions: sorted, distinct, inside the tensor; the rate and the gaps of a
+    Bernoulli(p) dropout (within five standard deviations); drawn again when the first draw ends short."""
+    import math
+
+    import torch
+
+    from engine import lora_dropout
+
+    torch.manual_seed(0)
+    n, p = 1_000_000, 0.05
+    pos = lora_dropout.drop_positions(n, p)
+    assert pos.dtype == torch.int64 and int(pos.min()) >= 0 and int(pos.max()) < n
+    assert bool((pos[1:] > pos[:-1]).all())  # sorted, no position twice
+    assert abs(len(pos) - n * p) < 5 * math.sqrt(n * p * (1 - p))
+    gaps = torch.diff(pos)
+    ones = float((gaps == 1).float().mean())  # P(gap = 1) = p: the next element dropped too, independently
+    assert abs(ones - p) < 5 * math.sqrt(p * (1 - p) / len(gaps))
+    # Too few gaps drawn at first (a six-sigma event made certain): drawn again from the last, same process.
+    real_sqrt = math.sqrt
+    monkeypatch.setattr(lora_dropout.math, "sqrt", lambda v: -real_sqrt(v) * 3)  # k far below n * p
+    again = lora_dropout.drop_positions(n, p)
+    assert bool((again[1:] > again[:-1]).all()) and int(again.max()) < n
+    assert abs(len(again) - n * p) < 5 * real_sqrt(n * p * (1 - p))
+    assert len(lora_dropout.drop_positions(0, p)) == 0
+
+
+@pytest.mark.parametrize("p", [0.05, 0.3])  # drawn positions; a one-byte mask
+def test_cpu_dropout_zeroes_and_scales_and_its_backward_follows_the_same_zeros(p):
+    import torch
+
+    from engine.lora_dropout import SPAN, SPARSE_P, cpu_dropout
+
+    torch.manual_seed(0)
+    x = (torch.rand(300, 200) + 1.0).requires_grad_()  # no zero of its own
+    out = cpu_dropout(x, p)
+    zero = out == 0
+    scale = 1 / (1 - p) if p <= SPARSE_P else SPAN / (SPAN - round(p * SPAN))
+    torch.testing.assert_close(out[~zero], x[~zero] * scale)
+    assert abs(float(zero.float().mean()) - p) < 5 * (p * (1 - p) / x.numel()) ** 0.5
+    g = torch.rand(200, 300).t()  # a non-contiguous gradient, as a transpose hands back
+    out.backward(g)
+    torch.testing.assert_close(x.grad, torch.where(zero, 0.0, g * scale))
+    torch.manual_seed(5)  # the generator decides: the same seed, the same dropout
+    a = cpu_dropout(x.detach(), p)
+    torch.manual_seed(5)
+    assert torch.equal(a, cpu_dropout(x.detach(), p))
