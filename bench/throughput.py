@@ -16,7 +16,9 @@ Arms (:func:`arms_for`), one change at a time: the plain recipe; TuneDeck on bit
 with the frozen weights dequantized once (``model.dequantize_frozen: on``, CPU); with one LoRA dropout mask per
 input (engine.lora_dropout); and what ``tunedeck train`` runs, each micro-batch in one uncapped row with
 attention per sample (engine.segment_attention) and each LoRA layer in one autograd step (engine.lora_fused).
-Each arm's line says which path it ran.
+On CPU every engine-Trainer arm takes its loss through engine.head_loss (the vocabulary projection and the
+cross-entropy a chunk at a time, in a kept buffer). Each arm's line says which path it ran. ``--arms 0,-1``
+runs only the plain recipe and what `tunedeck train` runs, for a quick comparison.
 
 Both arms tokenise the same rows with the same template (engine.prepare.prepare_data),
 use the same seed (same sample order, same LoRA init) and the same number of
@@ -146,6 +148,10 @@ def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
     path = (f"{'padded, transformers Trainer' if batching == 'padded' else 'padding-free (' + rows + '), engine Trainer'}; "
             f"{frozen.name}; LoRA dropout {'one mask per input (' + str(shared) + ' layers)' if shared else 'a mask per layer'}"
             f"{'; ' + str(fused) + ' LoRA layers fused' if fused else ''}")
+    from engine.head_loss import plain_head
+
+    if batching != "padded" and plain_head(model) is not None:  # the engine Trainer's loss takes it (CPU)
+        path += "; vocabulary head chunked (engine.head_loss)"
     _, total_params = count_parameters(model)
     real_tokens = {"n": 0}
     collator = Collator(tokenizer, batching, row_tokens=row_tokens)
@@ -300,6 +306,21 @@ def arms_for(quant: str, cuda: bool = False) -> list[dict]:
              "segments": True, "fused": True}]
 
 
+def pick_arms(arms: list[dict], chosen: str | None) -> list[dict]:
+    """The arms ``--arms`` names ("0,-1": the plain recipe and what `tunedeck train` runs), in their order; the
+    plain recipe always first, since every ratio is taken against it."""
+    if not chosen:
+        return arms
+    try:
+        numbers = [int(x) for x in chosen.split(",") if x.strip()]
+    except ValueError:
+        numbers = [len(arms)]
+    if any(not -len(arms) <= n < len(arms) for n in numbers):
+        raise SystemExit(f"--arms: {chosen!r}: give arm numbers 0 to {len(arms) - 1} (or -1 for the last), comma-separated")
+    wanted = {n % len(arms) for n in numbers}
+    return [arm for i, arm in enumerate(arms) if i == 0 or i in wanted]
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="tiny model built from a config, a few steps")
@@ -314,6 +335,8 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=None)
     p.add_argument("--rows", type=int, default=None, help="rows of the data to tokenise")
     p.add_argument("--threads", type=int, default=None, help="torch threads per arm (default: every core)")
+    p.add_argument("--arms", default=None,
+                   help="comma-separated arm numbers to run, 0 the plain recipe (always run), -1 the last (default: all)")
     p.add_argument("--whole-process", action="store_true",
                    help="whole processes: bench/plain_recipe.py against `tunedeck train`, one epoch of --rows rows")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -355,7 +378,8 @@ def main(argv=None) -> int:
 
     import torch
 
-    arms = arms_for(quant, cuda=args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available()))
+    arms = pick_arms(arms_for(quant, cuda=args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())),
+                     args.arms)
     results: dict[str, list[dict]] = {arm["name"]: [] for arm in arms}
     procs = {arm["name"]: ArmProcess({"sets": sets, "arm": arm, "steps": steps, "threads": args.threads}) for arm in arms}
     try:
@@ -389,6 +413,8 @@ def main(argv=None) -> int:
             extra = f"{runs[0]['growth_mb']:>10.0f}"  # the first run: later ones reuse memory glibc kept
         print(f"{name:<34} {b['tokens_per_s']:>11.1f} {peak:>12.0f} {extra} {b['final_loss']:>11.4f} {b['seconds']:>8.1f}")
         print(f"{'':<34} path: {b['path']}")
+        each = ", ".join(f"{r['tokens_per_s']:.1f}" for r in runs)
+        print(f"{'':<34} each run (tok/s, in order): {each}")
     plain, ours = best[arms[0]["name"]], best[arms[-1]["name"]]
     assert all(b["real_tokens"] == plain["real_tokens"] for b in best.values()), "every arm must see the same samples"
     print(f"parameters {ours['total_params'] / 1e9:.3f}B (4-bit weights at their logical size, LoRA included)")
