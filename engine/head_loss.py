@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import torch
 
-CHUNK_BYTES = 64 * 2**20  # one chunk's logits at most (the demo batch: two chunks of about 340 rows)
+CHUNK_BYTES = 64 * 2**20  # one chunk's logits at most (the demo batch: two even chunks of 221 rows)
 # Causal LMs whose head is exactly ``lm_head(hidden)``: no logit soft-capping, scaling or extra terms.
 PLAIN_HEADS = {"llama", "mistral", "qwen2", "qwen3", "phi3", "gemma", "olmo", "olmo2", "smollm3"}
 
@@ -61,7 +61,7 @@ def head_loss(hidden, head, targets):
     has (a fresh one each step would be faulted in anew); it goes with the model."""
     weight = head.weight
     most = max(1, CHUNK_BYTES // (weight.shape[0] * hidden.element_size()))
-    chunks = -(-hidden.shape[0] // most)
+    chunks = max(1, -(-hidden.shape[0] // most))  # no trained token at all: one empty chunk, loss 0
     rows = max(1, -(-hidden.shape[0] // chunks))  # even chunks: 442 rows at most 341 a chunk -> 221 + 221
     buf = head.__dict__.get("_tunedeck_logits")
     if buf is None or buf.shape[0] < rows or buf.dtype != hidden.dtype:

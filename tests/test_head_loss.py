@@ -35,6 +35,7 @@ def test_head_loss_equals_the_projection_then_cross_entropy(monkeypatch, rows):
     assert "_tunedeck_logits" not in head.state_dict()
     with torch.no_grad():  # no gradient wanted: none computed, the same loss
         assert head_loss.head_loss(h1, head, targets).item() == pytest.approx(ref.item(), rel=1e-6)
+        assert head_loss.head_loss(h1[:0], head, targets[:0]).item() == 0.0  # no trained token: nothing summed
 
 
 def _lora_model(tiny_model_dir):
