@@ -72,6 +72,19 @@ def init() -> None:
         _control = dist.new_group(backend="gloo") if dist.get_backend() != "gloo" else dist.group.WORLD
 
 
+def leave() -> None:
+    """Tear down this process's process group, if one was made: a gloo group left alive at interpreter exit
+    can abort the process ("terminate called without an active exception"), turning a clean exit code into a
+    crash. Imports nothing: a process that never loaded torch.distributed has nothing to leave."""
+    global _control
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is not None and dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    _control = None
+
+
 def _group():
     if _control is None:
         init()

@@ -172,6 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     except TuneDeckError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    finally:
+        from engine import distributed  # a rank under --nproc: its process group goes before the interpreter
+
+        distributed.leave()
 
 
 def _hold_sigusr1() -> None:

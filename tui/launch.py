@@ -207,8 +207,9 @@ def record_failure(rd: Path, failures: dict, world_size: int) -> int:
 
     rank, f = culprit(failures)
     if not (rd / rundir.CONFIG_FILE).exists():  # refused before it started: rank 0 said why in one line
-        first = failures.get(0, f)
-        return first.exitcode if first.exitcode > 0 else 1
+        # Its exit code (2 for bad input), rank 0's first; a rank that aborted as it shut down says nothing.
+        codes = [failures[r].exitcode for r in sorted(failures, key=lambda r: r != 0) if failures[r].exitcode > 0]
+        return codes[0] if codes else 1
     status = rundir.read_status(rd)
     if status.get("status") in ("stopped", "finished") or (rank == 0 and f.exitcode > 0 and status.get("status") == "failed"):
         return f.exitcode if f.exitcode > 0 else 1
