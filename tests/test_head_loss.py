@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import LoraConfig, ModelConfig
+from tests.test_lora_fused import _lora
 
 
 @pytest.mark.parametrize("rows", [1, 7, 64])  # many chunks, a ragged last chunk, one chunk
@@ -39,19 +39,8 @@ def test_head_loss_equals_the_projection_then_cross_entropy(monkeypatch, rows):
 
 
 def _lora_model(tiny_model_dir):
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    from engine.model import add_lora
-
-    torch.manual_seed(0)
-    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
-    base.config.use_cache = False
-    model = add_lora(base, ModelConfig(name=str(tiny_model_dir), quantization="none"), LoraConfig(r=4, dropout=0.0))
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)  # a non-zero update, so gradients reach lora_A too
+    """The tiny base with a LoRA whose B is non-zero (so gradients reach lora_A too), no dropout, not fused."""
+    model, _ = _lora(tiny_model_dir, fused=False, dropout=0.0)
     return model
 
 
