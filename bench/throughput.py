@@ -15,7 +15,8 @@ prompt's and padding's logits are never computed).
 Arms (:func:`arms_for`), one change at a time: the plain recipe; TuneDeck on bitsandbytes' 4-bit path; TuneDeck
 with the frozen weights dequantized once (``model.dequantize_frozen: on``, CPU); with one LoRA dropout mask per
 input (engine.lora_dropout); and what ``tunedeck train`` runs, each micro-batch in one uncapped row with
-attention per sample (engine.segment_attention) and each LoRA layer in one autograd step (engine.lora_fused).
+attention per sample (engine.segment_attention) and each LoRA layer in one autograd step (engine.lora_fused,
+its frozen matmuls on oneDNN where engine.onednn has it).
 On CPU every engine-Trainer arm takes its loss through engine.head_loss (the vocabulary projection and the
 cross-entropy a chunk at a time, in a kept buffer). Each arm's line says which path it ran. ``--arms 0,-1``
 runs only the plain recipe and what `tunedeck train` runs, for a quick comparison.
@@ -125,6 +126,7 @@ def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
     set_seed(cfg.training.seed)
     from engine.dequant import prepare_for_training
     from engine.lora_dropout import share_lora_dropout
+    from engine.onednn import available as onednn_on
 
     batching = arm["batching"]
     cfg.model.dequantize_frozen = arm.get("dequantize", "off")
@@ -147,7 +149,8 @@ def run_arm(cfg, data, arm: dict, steps: int, device: str) -> dict:
             else f"rows capped at {row_tokens}, block-masked attention")
     path = (f"{'padded, transformers Trainer' if batching == 'padded' else 'padding-free (' + rows + '), engine Trainer'}; "
             f"{frozen.name}; LoRA dropout {'one mask per input (' + str(shared) + ' layers)' if shared else 'a mask per layer'}"
-            f"{'; ' + str(fused) + ' LoRA layers fused' if fused else ''}")
+            f"{'; ' + str(fused) + ' LoRA layers fused' if fused else ''}"
+            f"{' (frozen matmuls on oneDNN)' if fused and onednn_on() else ''}")
     from engine.head_loss import plain_head
 
     if batching != "padded" and plain_head(model) is not None:  # the engine Trainer's loss takes it (CPU)

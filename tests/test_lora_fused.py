@@ -29,9 +29,17 @@ def _lora(tiny_model_dir, fused: bool, dropout: float = 0.1, quantization: str =
     return model, (fuse_lora_linear(model) if fused else 0)
 
 
+@pytest.mark.parametrize("on_onednn", [True, False], ids=["onednn", "mkl"])
 @pytest.mark.parametrize("dropout", [0.0, 0.2])
-def test_the_fused_layer_gives_peft_s_loss_and_gradients(tiny_model_dir, dropout):
+def test_the_fused_layer_gives_peft_s_loss_and_gradients(tiny_model_dir, dropout, on_onednn, monkeypatch):
+    """Dropout 0: x's gradient takes the update's path in the same product; either kernel for the frozen ones."""
     import torch
+
+    from engine import onednn
+
+    monkeypatch.setattr(onednn, "_checked", None if on_onednn else False)
+    if on_onednn and not onednn.available():
+        pytest.skip("this torch build has no oneDNN")
 
     ref, _ = _lora(tiny_model_dir, fused=False, dropout=dropout)
     fused, n = _lora(tiny_model_dir, fused=True, dropout=dropout)

@@ -166,7 +166,10 @@ def fit(task: CausalLM, cfg, rd: Path, resume_ckpt, emit, stop, save_now=None, p
         from ..lora_fused import fuse_lora_linear
 
         if n := fuse_lora_linear(model):
-            say(f"LoRA: {n} layers fused (frozen matmul, update and backward in one step each)")
+            from ..onednn import available as on_onednn
+
+            kernel = "; frozen matmuls on oneDNN" if on_onednn() else ""
+            say(f"LoRA: {n} layers fused (frozen matmul, update and backward in one step each{kernel})")
         from ..head_loss import plain_head  # engine.head_loss: used in completion_only_loss where it applies
 
         if not ranks.distributed and plain_head(model) is not None:
