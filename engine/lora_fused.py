@@ -14,8 +14,9 @@ bound, that is a share of a step (210 LoRA layers in the demo model). Here the l
     grad_xd = gB @ A                   (back through the dropout, which stays its own module)
 
 With no dropout (``x_dropped`` is ``x``) the last one is added into ``grad_x`` in place (``addmm_``) instead
-of autograd adding two gradients. The two products with the frozen weight run on oneDNN where PyTorch ships
-it (engine.onednn: the same float32 math, 10-25% faster than MKL on these shapes here).
+of autograd adding two gradients. Every product but ``grad_B``'s (whose transposed left operand oneDNN runs
+slower) runs on oneDNN where PyTorch ships it (engine.onednn: the same float32 math, 10-25% faster than MKL on
+the frozen weight's shapes here, and on the rank-16 ones too).
 
 The dropout is still the layer's own module (engine.lora_dropout's shared mask works unchanged) and the
 weights are peft's, so the adapter's files are the same; the values equal peft's forward and gradients to
@@ -36,7 +37,7 @@ from . import onednn
 class _LoraLinear(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, xd, weight, bias, lora_a, lora_b, scaling: float):
-        h = torch.nn.functional.linear(xd, lora_a)  # (..., r)
+        h = onednn.linear(xd, lora_a)  # (..., r)
         y = onednn.linear(x, weight, bias)
         y.view(-1, y.shape[-1]).addmm_(h.reshape(-1, h.shape[-1]), lora_b.t(), alpha=scaling)
         ctx.save_for_backward(xd, h, weight, lora_a, lora_b)
@@ -49,15 +50,15 @@ class _LoraLinear(torch.autograd.Function):
         xd, h, weight, lora_a, lora_b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         g = grad.reshape(-1, grad.shape[-1])
-        gb = (g @ lora_b).mul_(ctx.scaling)  # (tokens, r), scaled once here rather than in each product below
+        gb = onednn.linear(g, lora_b.t()).mul_(ctx.scaling)  # (tokens, r), scaled once here rather than in each product below
         grad_b = (g.t() @ h.reshape(-1, h.shape[-1])).mul_(ctx.scaling) if needs[5] else None
-        grad_a = gb.t() @ xd.reshape(-1, xd.shape[-1]) if needs[4] else None
+        grad_a = onednn.linear(gb.t(), xd.reshape(-1, xd.shape[-1]).t()) if needs[4] else None
         grad_x = onednn.linear(g, weight.t()) if needs[0] else None
         grad_xd = None
         if ctx.same and grad_x is not None:  # no dropout: the update's path into x's gradient in the same tensor
             grad_x.addmm_(gb, lora_a)
         elif needs[1]:
-            grad_xd = (gb @ lora_a).view(xd.shape)
+            grad_xd = onednn.linear(gb, lora_a.t()).view(xd.shape)
         if grad_x is not None:
             grad_x = grad_x.view(*grad.shape[:-1], weight.shape[1])
         return grad_x, grad_xd, None, None, grad_a, grad_b, None
