@@ -53,14 +53,91 @@ def segment_attention_forward(module, query, key, value, attention_mask, dropout
     # less attention time on the demo model's 9/3 heads).
     gqa = {"enable_gqa": True} if getattr(module, "num_key_value_groups", 1) > 1 else {}
     causal = getattr(module, "is_causal", True)
+    spans = segment_bounds(position_ids.expand(query.shape[0], -1))
+    if FLASH_STEPS and dropout == 0 and query.device.type == "cpu" and _flash_ops() is not None:
+        return _Segments.apply(query, key, value, spans, scaling, causal), None
     rows = []
-    for b, bounds in enumerate(segment_bounds(position_ids.expand(query.shape[0], -1))):
+    for b, bounds in enumerate(spans):
         parts = [F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
                                                 dropout_p=dropout, scale=scaling, is_causal=causal and e - s > 1, **gqa)
                  for s, e in bounds]
         rows.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=2))
     out = rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)
     return out.transpose(1, 2).contiguous(), None
+
+
+FLASH_STEPS = True  # CPU: every sample through SDPA's flash kernel directly, in one autograd step (_Segments)
+
+
+def _flash_ops():
+    """SDPA's CPU flash kernel and its backward, as PyTorch ships them (None where it does not)."""
+    import torch
+
+    try:
+        return (torch.ops.aten._scaled_dot_product_flash_attention_for_cpu.default,
+                torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward.default)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _segments_function():
+    import torch
+
+    class Segments(torch.autograd.Function):
+        """Each sample's causal attention by SDPA's CPU flash kernel, forward and backward, in one autograd step.
+
+        Slicing each sample out of q, k and v and joining the outputs made autograd allocate a zeroed tensor of
+        the whole row per sample and add them up in the backward, and copy the output twice in the forward.
+        Here each sample's output goes straight into its place in the ``(B, L, H, D)`` result and each sample's
+        gradients into their places in q's, k's and v's: the kernel's own values, no extra passes."""
+
+        @staticmethod
+        def forward(ctx, query, key, value, spans, scale, causal):
+            flash, _ = _flash_ops()
+            out = query.new_empty(query.shape[0], query.shape[2], query.shape[1], query.shape[3])
+            saved = []
+            for b, bounds in enumerate(spans):
+                for s, e in bounds:
+                    o, lse = flash(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e], 0.0,
+                                   causal and e - s > 1, scale=scale)
+                    out[b:b + 1, s:e].copy_(o.transpose(1, 2))
+                    saved += [o, lse]
+            ctx.save_for_backward(query, key, value, *saved)
+            ctx.spans, ctx.scale, ctx.causal = spans, scale, causal
+            return out
+
+        @staticmethod
+        def backward(ctx, grad):
+            _, flash_backward = _flash_ops()
+            query, key, value, *saved = ctx.saved_tensors
+            grads = [torch.empty_like(t) for t in (query, key, value)]
+            i = 0
+            for b, bounds in enumerate(ctx.spans):
+                for s, e in bounds:
+                    parts = flash_backward(grad[b:b + 1, s:e].transpose(1, 2), query[b:b + 1, :, s:e],
+                                           key[b:b + 1, :, s:e], value[b:b + 1, :, s:e], saved[i], saved[i + 1], 0.0,
+                                           ctx.causal and e - s > 1, scale=ctx.scale)
+                    for whole, part in zip(grads, parts, strict=True):
+                        whole[b:b + 1, :, s:e].copy_(part)
+                    i += 2
+            return *grads, None, None, None
+
+    return Segments
+
+
+class _LazySegments:
+    """The autograd Function, built on first use (this module imports torch only when attention runs)."""
+
+    fn = None
+
+    @classmethod
+    def apply(cls, *args):
+        if cls.fn is None:
+            cls.fn = _segments_function()
+        return cls.fn.apply(*args)
+
+
+_Segments = _LazySegments
 
 
 def register() -> None:

@@ -137,3 +137,31 @@ def test_the_cpu_dropout_mask_keeps_1_minus_p_and_its_expectation_is_the_input()
     assert cpu_dropout(ones, 0.5).mean().item() == pytest.approx(1.0, abs=0.005)  # E[dropout(x)] = x
     assert cpu_dropout(x, 0.0) is x
 
+
+
+def test_the_flash_steps_equal_sdpa_per_sample_for_several_rows_and_grouped_heads(monkeypatch):
+    """engine.segment_attention's one-step Function (the CPU flash kernel forward and backward, each sample's
+    values written in place) against the per-sample slices through F.scaled_dot_product_attention: the same
+    output and gradients, for two rows of different samples, grouped heads and a one-token sample."""
+    import torch
+
+    from engine import segment_attention as sa
+
+    torch.manual_seed(0)
+
+    class Attention:
+        num_key_value_groups, is_causal = 3, True
+
+    position_ids = torch.tensor([[0, 1, 2, 3, 4, 0, 1, 2, 0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6, 0, 0, 1, 2, 3]])
+    q0, k0, v0 = torch.randn(2, 6, 12, 8), torch.randn(2, 2, 12, 8), torch.randn(2, 2, 12, 8)
+    g = torch.randn(2, 12, 6, 8)
+    results = []
+    for steps in (True, False):
+        monkeypatch.setattr(sa, "FLASH_STEPS", steps)
+        q, k, v = (t.clone().requires_grad_(True) for t in (q0, k0, v0))
+        out, _ = sa.segment_attention_forward(Attention(), q, k, v, None, scaling=0.3, position_ids=position_ids)
+        out.backward(g)
+        results.append((out.detach(), q.grad, k.grad, v.grad))
+    assert sa._flash_ops() is not None
+    for a, b in zip(*results, strict=True):
+        assert a.shape == b.shape and torch.allclose(a, b, atol=1e-5, rtol=1e-4)
