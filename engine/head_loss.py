@@ -10,9 +10,10 @@ the two matrix products themselves (a step took 94,000 page faults; none now).
 Here the loss is taken a chunk of positions at a time (as Liger's fused linear cross-entropy does on GPUs):
 each chunk's logits go into one buffer of at most ``CHUNK_BYTES``, kept on the head from step to step, the
 softmax is taken in place, and since the head is frozen the gradient with respect to the hidden states is
-computed right there, in the forward (``(softmax - onehot) @ W``, on oneDNN where engine.onednn has it; the
-logits' product stays MKL's, since only ``torch.mm`` writes into the kept buffer). The backward only scales it. The loss and
-the gradients equal ``F.cross_entropy(lm_head(h), targets, reduction="sum")`` to float rounding
+computed right there, in the forward (``(softmax - onehot) @ W``, on oneDNN where engine.onednn has it). The
+logits' product stays MKL's, since only ``torch.mm`` writes into the kept buffer, and is taken ``COLUMNS``
+vocabulary entries at a time (10-20% faster than in one call here). The backward only scales the gradient.
+The loss and the gradients equal ``F.cross_entropy(lm_head(h), targets, reduction="sum")`` to float rounding
 (tests/test_head_loss.py). On the demo model a step is about 10% faster and its peak memory lower.
 
 Used by engine.trainer.completion_only_loss in training on CPU when the head is a plain frozen float32

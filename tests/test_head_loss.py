@@ -8,8 +8,9 @@ import pytest
 from tests.test_lora_fused import _lora
 
 
+@pytest.mark.parametrize("columns", [2048, 10])  # the vocabulary's product in one block; in blocks, the last ragged
 @pytest.mark.parametrize("rows", [1, 7, 64])  # many chunks, a ragged last chunk, one chunk
-def test_head_loss_equals_the_projection_then_cross_entropy(monkeypatch, rows):
+def test_head_loss_equals_the_projection_then_cross_entropy(monkeypatch, rows, columns):
     import torch
     import torch.nn.functional as F
 
@@ -23,6 +24,7 @@ def test_head_loss_equals_the_projection_then_cross_entropy(monkeypatch, rows):
     weight = head.weight
     targets = torch.randint(0, vocab, (n,), generator=g)
     monkeypatch.setattr(head_loss, "CHUNK_BYTES", rows * vocab * 4)
+    monkeypatch.setattr(head_loss, "COLUMNS", columns)
     h1 = torch.randn(n, width, generator=g, requires_grad=True)
     h2 = h1.detach().clone().requires_grad_()
     ours = head_loss.head_loss(h1, head, targets)
