@@ -50,7 +50,7 @@ class _LoraLinear(torch.autograd.Function):
         xd, h, weight, lora_a, lora_b = ctx.saved_tensors
         needs = ctx.needs_input_grad
         g = grad.reshape(-1, grad.shape[-1])
-        gb = onednn.linear(g, lora_b.t()).mul_(ctx.scaling)  # (tokens, r), scaled once here rather than in each product below
+        gb = onednn.linear(g, lora_b.t()).mul_(ctx.scaling)  # (tokens, r): scaled once, not in each product
         grad_b = (g.t() @ h.reshape(-1, h.shape[-1])).mul_(ctx.scaling) if needs[5] else None
         grad_a = onednn.linear(gb.t(), xd.reshape(-1, xd.shape[-1]).t()) if needs[4] else None
         grad_x = onednn.linear(g, weight.t()) if needs[0] else None

@@ -1,11 +1,12 @@
-"""The frozen weights' matrix products through oneDNN on CPU (same float32 math, a faster kernel).
+"""Matrix products inside CPU training's autograd Functions through oneDNN (same float32 math, a faster kernel).
 
 PyTorch's CPU ``mm``/``linear`` go to MKL's ``sgemm``; PyTorch also ships oneDNN, whose float32 matmul
 (``torch.ops.mkldnn._linear_pointwise``, the kernel inductor's CPU path uses) ran 10-25% faster on the shapes
-of a training step on this project's CPUs, and 35-45% on the vocabulary head's, with float32 accumulation
-(error against float64 about 1e-6 of the largest value, as MKL's). Training on CPU takes it for the
-products with frozen weights (engine.lora_fused, engine.head_loss): ``x @ W.T`` forward and ``g @ W`` backward,
-with the weight as it is stored (no packed copy, no extra memory).
+of a training step on this project's CPUs, with float32 accumulation (error against float64 about 1e-6 of the
+largest value; MKL's 4e-7). Training on CPU takes it for the fused LoRA layer's products with the frozen
+weight (``x @ W.T`` forward, ``g @ W`` backward) and most of its rank-16 ones (engine.lora_fused), and for the
+chunked head's hidden-state gradient (engine.head_loss), with each weight as it is stored (no packed copy, no
+extra memory).
 
 :func:`linear` is ``F.linear`` where oneDNN is missing, disabled (``TUNEDECK_ONEDNN=0``) or its first result
 on a probe differs from ``F.linear``'s.
@@ -48,7 +49,7 @@ def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = No
     of an ``autograd.Function`` (engine.lora_fused, engine.head_loss)."""
     tracked = torch.is_grad_enabled() and (x.requires_grad or weight.requires_grad
                                            or (bias is not None and bias.requires_grad))
-    if (not tracked and x.numel() and x.dim() >= 2 and x.dtype == torch.float32 and weight.dtype == torch.float32 and x.device.type == "cpu"
-            and weight.device.type == "cpu" and available()):
-        return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+    cpu32 = all(t.dtype == torch.float32 and t.device.type == "cpu" for t in (x, weight))
+    if not tracked and cpu32 and x.numel() and x.dim() >= 2 and available():
+        return _kernel()(x, weight, bias, "none", [], "")
     return torch.nn.functional.linear(x, weight, bias)

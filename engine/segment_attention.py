@@ -16,7 +16,10 @@ loss equal the block-masked SDPA's (tests/test_segment_attention.py).
 
 from __future__ import annotations
 
+import functools
+
 NAME = "tunedeck_segments"
+FLASH_STEPS = True  # CPU: every sample through SDPA's flash kernel directly, in one autograd step (_segments)
 _registered = False
 
 
@@ -49,13 +52,13 @@ def segment_attention_forward(module, query, key, value, attention_mask, dropout
             attention_mask = causal[None, None] & attention_mask[:, None, None, :].bool()
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       **{k: v for k, v in kwargs.items() if k != "is_causal"})
-    # Grouped heads: SDPA's own GQA reads each key/value head for its query heads (no repeat_kv copy; 12%
-    # less attention time on the demo model's 9/3 heads).
-    gqa = {"enable_gqa": True} if getattr(module, "num_key_value_groups", 1) > 1 else {}
     causal = getattr(module, "is_causal", True)
     spans = segment_bounds(position_ids.expand(query.shape[0], -1))
     if FLASH_STEPS and dropout == 0 and query.device.type == "cpu" and _flash_ops() is not None:
-        return _Segments.apply(query, key, value, spans, scaling, causal), None
+        return _segments().apply(query, key, value, spans, scaling, causal), None  # grouped heads: the kernel's own
+    # Grouped heads: SDPA's own GQA reads each key/value head for its query heads (no repeat_kv copy; 12%
+    # less attention time on the demo model's 9/3 heads).
+    gqa = {"enable_gqa": True} if getattr(module, "num_key_value_groups", 1) > 1 else {}
     rows = []
     for b, bounds in enumerate(spans):
         parts = [F.scaled_dot_product_attention(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e],
@@ -66,9 +69,7 @@ def segment_attention_forward(module, query, key, value, attention_mask, dropout
     return out.transpose(1, 2).contiguous(), None
 
 
-FLASH_STEPS = True  # CPU: every sample through SDPA's flash kernel directly, in one autograd step (_Segments)
-
-
+@functools.cache
 def _flash_ops():
     """SDPA's CPU flash kernel and its backward, as PyTorch ships them (None where it does not)."""
     import torch
@@ -80,7 +81,9 @@ def _flash_ops():
         return None
 
 
-def _segments_function():
+@functools.cache
+def _segments():
+    """The autograd Function, made on first use (this module imports torch only when attention runs)."""
     import torch
 
     class Segments(torch.autograd.Function):
@@ -123,21 +126,6 @@ def _segments_function():
             return *grads, None, None, None
 
     return Segments
-
-
-class _LazySegments:
-    """The autograd Function, built on first use (this module imports torch only when attention runs)."""
-
-    fn = None
-
-    @classmethod
-    def apply(cls, *args):
-        if cls.fn is None:
-            cls.fn = _segments_function()
-        return cls.fn.apply(*args)
-
-
-_Segments = _LazySegments
 
 
 def register() -> None:
