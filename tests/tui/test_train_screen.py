@@ -174,7 +174,7 @@ async def test_charts_switch_and_fit_80x24(tmp_path):
         screen = app.screen
         for e in scripted_events():
             screen.handle_event(e)
-        await pilot.pause(0.4)
+        await until(pilot, lambda: "step 8/8" in text(app, "#progress-text"), what="the last step painted")
         charts = screen.query_one(TrainingCharts)
         assert charts.query_one("#chart-lr").display and not charts.query_one("#chart-tps").display
         await pilot.press("c")
