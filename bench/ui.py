@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -147,14 +148,17 @@ def tui_against_headless(repeats: int = 2, steps: int = 150) -> tuple[float, flo
     rates: dict[str, list[float]] = {"tui": [], "headless": []}
     for i in range(repeats):
         run_dir = tmp / f"tui-{i}"
-        session = f"tunedeck-bench-{i}"
+        # A server of its own each time: a new session sent to a server that is
+        # exiting (its last session just killed) fails with "server exited unexpectedly".
+        tmux = ["tmux", "-L", f"tunedeck-bench-{os.getpid()}-{i}", "-f", "/dev/null"]
         command = " ".join([*cli, "ui", "--config", str(cfg_path), "--start", "--run-dir", str(run_dir)])
-        subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT), command],
+        subprocess.run([*tmux, "new-session", "-d", "-s", "bench", "-x", "100", "-y", "30", "-c", str(ROOT), command],
                        check=True)
         try:
             wait_finished(run_dir, 600)
         finally:
-            subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+            subprocess.run([*tmux, "kill-server"], capture_output=True)
+            (Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / tmux[2]).unlink(missing_ok=True)
         rates["tui"].append(steady_rate(run_dir))
         run_dir = tmp / f"headless-{i}"
         subprocess.run([*cli, "train", "--config", str(cfg_path), "--run-dir", str(run_dir), "--quiet"], cwd=ROOT,

@@ -7,6 +7,7 @@ the run must still finish on its own, with its adapter and a complete metrics.js
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -23,8 +24,27 @@ TUNEDECK = str(Path(sys.executable).parent / "tunedeck")
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True).stdout
+@pytest.fixture
+def tmux(tmp_path):
+    """``tmux(*args) -> stdout`` on a tmux server of this test's own.
+
+    Each test has its own socket, so a new session never meets the server of
+    another test while it exits: killing a server's last session makes it exit,
+    and a ``new-session`` sent to it then fails with "server exited
+    unexpectedly" (seen 1 time in 200 here, and once in CI, where it left no
+    session, no run and an empty screen). ``new-session`` fails loudly.
+    """
+    socket = f"tdtest-{os.getpid()}-{tmp_path.name}"
+
+    def run(*args: str) -> str:
+        done = subprocess.run(["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True)
+        if args[0] == "new-session" and done.returncode != 0:
+            raise AssertionError(f"tmux new-session failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout
+
+    yield run
+    subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True)
+    (Path(os.environ.get("TMUX_TMPDIR", "/tmp")) / f"tmux-{os.getuid()}" / socket).unlink(missing_ok=True)
 
 
 def write_config(tmp_path: Path, tiny_model_dir: Path, steps: int) -> Path:
@@ -58,7 +78,7 @@ def first_step(runs: Path) -> Path | None:
     return None
 
 
-def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir):
+def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir, tmux):
     cfg = write_config(tmp_path, tiny_model_dir, steps=12)
     session = f"tdtest{int(time.time() * 1000) % 100000}"
     tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT),
@@ -72,12 +92,12 @@ def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir):
         tmux("kill-session", "-t", session)
 
 
-def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir):
+def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir, tmux):
     cfg = write_config(tmp_path, tiny_model_dir, steps=60)
     session = f"tdhup{int(time.time() * 1000) % 100000}"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), f"{TUNEDECK} ui --config {cfg} --start")
     run = wait_for(lambda: first_step(tmp_path / "runs"), 120, every=0.2)
-    assert run is not None, tmux("capture-pane", "-p", "-t", session)
+    assert run is not None, tmux("capture-pane", "-p", "-t", session) or "the tmux session is gone: the app exited"
     tmux("kill-session", "-t", session)  # the terminal disappears: SIGHUP, tty gone
     status = wait_for(lambda: rundir.read_status(run).get("status") in ("finished", "failed") and rundir.read_status(run), 180)
     assert status and status["status"] == "finished", status
@@ -89,7 +109,7 @@ def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir):
     assert wait_for(lambda: subprocess.run(["kill", "-0", str(pid)], capture_output=True).returncode != 0, 30), "the app lingered"
 
 
-def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir):
+def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir, tmux):
     """Two viewers attach to a run trained by another process; closing one changes nothing; the other stops it."""
     cfg = write_config(tmp_path, tiny_model_dir, steps=400)
     runs = tmp_path / "runs"
