@@ -32,7 +32,8 @@ def tmux(tmp_path):
     another test while it exits: killing a server's last session makes it exit,
     and a ``new-session`` sent to it then fails with "server exited
     unexpectedly" (seen 1 time in 200 here, and once in CI, where it left no
-    session, no run and an empty screen). ``new-session`` fails loudly.
+    session, no run and an empty screen). ``new-session`` fails loudly; the
+    server, with every session left, is killed at teardown.
     """
     socket = f"tdtest-{os.getpid()}-{tmp_path.name}"
 
@@ -80,21 +81,17 @@ def first_step(runs: Path) -> Path | None:
 
 def test_ui_start_in_tmux_shows_chart_and_finishes(tmp_path, tiny_model_dir, tmux):
     cfg = write_config(tmp_path, tiny_model_dir, steps=12)
-    session = f"tdtest{int(time.time() * 1000) % 100000}"
-    tmux("new-session", "-d", "-s", session, "-x", "100", "-y", "30", "-c", str(ROOT),
+    tmux("new-session", "-d", "-s", "ui", "-x", "100", "-y", "30", "-c", str(ROOT),
          f"{TUNEDECK} ui --config {cfg} --start; sleep 60")
-    try:
-        screen = wait_for(lambda: (s := tmux("capture-pane", "-p", "-t", session)) and "Finished at step 12" in s and s, 120)
-        assert screen, tmux("capture-pane", "-p", "-t", session)
-        assert "loss" in screen and "learning rate" in screen and "┤" in screen  # the charts, with their axes
-        assert "step 12/12" in screen
-    finally:
-        tmux("kill-session", "-t", session)
+    screen = wait_for(lambda: (s := tmux("capture-pane", "-p", "-t", "ui")) and "Finished at step 12" in s and s, 120)
+    assert screen, tmux("capture-pane", "-p", "-t", "ui")
+    assert "loss" in screen and "learning rate" in screen and "┤" in screen  # the charts, with their axes
+    assert "step 12/12" in screen
 
 
 def test_run_survives_the_terminal_going_away(tmp_path, tiny_model_dir, tmux):
     cfg = write_config(tmp_path, tiny_model_dir, steps=60)
-    session = f"tdhup{int(time.time() * 1000) % 100000}"
+    session = "hup"
     tmux("new-session", "-d", "-s", session, "-x", "80", "-y", "24", "-c", str(ROOT), f"{TUNEDECK} ui --config {cfg} --start")
     run = wait_for(lambda: first_step(tmp_path / "runs"), 120, every=0.2)
     assert run is not None, tmux("capture-pane", "-p", "-t", session) or "the tmux session is gone: the app exited"
@@ -115,7 +112,7 @@ def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir, tm
     runs = tmp_path / "runs"
     trainer = subprocess.Popen([TUNEDECK, "train", "--config", str(cfg), "--quiet"], cwd=ROOT,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    sessions = [f"tdatt{i}{int(time.time() * 1000) % 100000}" for i in range(2)]
+    sessions = ["viewer0", "viewer1"]
     try:
         run = wait_for(lambda: first_step(runs), 120, every=0.2)
         assert run is not None, "the headless run never logged a step"
@@ -146,8 +143,6 @@ def test_attach_watches_a_headless_run_and_stops_it(tmp_path, tiny_model_dir, tm
         assert status["status"] == "stopped" and rundir.last_checkpoint(run) is not None, status
         assert wait_for(lambda: "stopped" in tmux("capture-pane", "-p", "-t", viewer), 15), \
             tmux("capture-pane", "-p", "-t", viewer)
-    finally:
-        for s in sessions:
-            tmux("kill-session", "-t", s)
+    finally:  # the fixture's kill-server closes the viewers
         if trainer.poll() is None:
             trainer.kill()
